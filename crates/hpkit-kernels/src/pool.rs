@@ -1,0 +1,53 @@
+//! Thread pools: one global rayon pool sized by `HPKIT_NUM_THREADS` (default: every core)
+//! and, for an explicit `threads=` argument, one cached pool per requested size, so a call
+//! never pays for spawning threads after the first time.
+
+use crate::error::{invalid, KernelError, Result};
+use rayon::ThreadPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Threads used when the caller does not say: `HPKIT_NUM_THREADS` if it is a positive
+/// integer, otherwise the number of cores the OS gives this process.
+pub fn default_threads() -> usize {
+    std::env::var("HPKIT_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(Default::default);
+    let mut pools = pools
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let p = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("hpkit-{i}"))
+        .build()
+        .map_err(|e| KernelError::Unsupported(format!("a pool of {threads} threads ({e})")))?;
+    let p = Arc::new(p);
+    pools.insert(threads, p.clone());
+    Ok(p)
+}
+
+/// Validate a user's `threads` value: `None` means [`default_threads`].
+pub fn resolve_threads(threads: Option<i64>) -> Result<usize> {
+    match threads {
+        None => Ok(default_threads()),
+        Some(n) if n >= 1 && n <= 4096 => Ok(n as usize),
+        Some(n) => Err(invalid(format!(
+            "threads must be between 1 and 4096, got {n}"
+        ))),
+    }
+}
+
+/// Run `f` inside the pool of `threads` workers (rayon calls inside use that pool).
+pub fn install<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
+    Ok(pool(threads)?.install(f))
+}

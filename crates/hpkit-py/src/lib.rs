@@ -1,0 +1,20 @@
+//! # hpkit-py
+//!
+//! The only binding crate: builds `hpkit._native`. Each function does three things -
+//! extract and validate Python arguments, release the GIL (`py.detach`) for the heavy part,
+//! convert the result back. No algorithm lives here; the algorithms are in the pure-Rust
+//! crates under `crates/`. Crate errors map to Python exceptions in one place
+//! ([`errors`]), and long calls stop on Ctrl-C ([`interrupt`]).
+
+mod errors;
+mod interrupt;
+mod kernels;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    kernels::register(m)?;
+    Ok(())
+}

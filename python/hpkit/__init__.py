@@ -1,0 +1,30 @@
+"""hpkit: the *High Performance Python* path as one toolkit, with a Rust core.
+
+* :mod:`hpkit.kernels` - fast kernels (the Julia set, ...) that release the GIL, use every
+  core and SIMD, and take numpy arrays without copies.
+* :mod:`hpkit.reference` - the book's pure-Python and numpy versions, the oracles.
+* :mod:`hpkit.machine` - what this machine is and its measured limits.
+* :mod:`hpkit.lab` - every chapter's experiment, reproduced and timed (``hpkit lab``).
+"""
+
+from __future__ import annotations
+
+from hpkit import kernels
+from hpkit._native import __version__
+from hpkit.errors import (
+    HpkitError,
+    InvalidInputError,
+    InvalidTypeError,
+    TooLargeError,
+    UnsupportedError,
+)
+
+__all__ = [
+    "HpkitError",
+    "InvalidInputError",
+    "InvalidTypeError",
+    "TooLargeError",
+    "UnsupportedError",
+    "__version__",
+    "kernels",
+]
