@@ -25,7 +25,7 @@ peers: venv
 	-$(PIP) install -q numba cython numexpr
 
 lab: build peers
-	$(VENV)/bin/hpkit lab --quick --report lab-report
+	$(VENV)/bin/hpkit lab all --quick --report lab-report
 
 test-rust:
 	cargo test --workspace --release

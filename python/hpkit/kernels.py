@@ -154,7 +154,8 @@ def escape_time(
             f"zs must have dtype complex128, got {arr.dtype}; "
             "convert with numpy.asarray(zs, dtype=numpy.complex128)"
         )
-    arr = np.ascontiguousarray(arr)
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")
     max_iter = _int("max_iter", max_iter)
     c = _complex("c", c)
     threads = _threads(threads)

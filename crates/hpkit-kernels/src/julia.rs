@@ -27,9 +27,11 @@ const MAG_HI: f64 = 4.0 * (1.0 + 1.0 / (1u64 << 40) as f64);
 const PAD: f64 = 4.0;
 /// The widest block any SIMD path processes at once (unroll x lanes).
 const BLOCK_MAX: usize = 32;
-/// Points per parallel task in [`escape_points`]: long enough to amortise scheduling,
-/// short enough that Ctrl-C is noticed quickly.
+/// Points per parallel task in [`escape_points`]: long enough to amortise scheduling.
 const POINTS_PER_TASK: usize = 4096;
+/// Inner iterations between two looks at the cancel flag (a few milliseconds at most), so
+/// Ctrl-C is noticed quickly even when a single point runs for billions of iterations.
+const CANCEL_EVERY: u32 = 1 << 16;
 
 /// How the coordinate axes are built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,8 +198,7 @@ pub fn julia_grid(
                     return Err(KernelError::Interrupted);
                 }
                 let im = vec![y; cols];
-                escape_slice(xs, &im, esc, row);
-                Ok(())
+                escape_slice(xs, &im, esc, row, cancel)
             })
     })?
 }
@@ -226,23 +227,29 @@ pub fn escape_points(
                 }
                 let re: Vec<f64> = zs.iter().map(|z| z.re).collect();
                 let im: Vec<f64> = zs.iter().map(|z| z.im).collect();
-                escape_slice(&re, &im, esc, out);
-                Ok(())
+                escape_slice(&re, &im, esc, out, cancel)
             })
     })?
 }
 
-/// Escape counts of the points `re[i] + im[i]j` with the chosen instruction set.
-pub fn escape_slice(re: &[f64], im: &[f64], esc: &Escape, out: &mut [i32]) {
+/// Escape counts of the points `re[i] + im[i]j` with the chosen instruction set;
+/// `Err(Interrupted)` as soon as `cancel` is set.
+pub fn escape_slice(
+    re: &[f64],
+    im: &[f64],
+    esc: &Escape,
+    out: &mut [i32],
+    cancel: &AtomicBool,
+) -> Result<()> {
     assert!(re.len() == im.len() && re.len() == out.len());
     let Escape { c, max_iter, simd } = *esc;
-    match simd {
+    let completed = match simd {
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 if simd.is_available() => {
             // SAFETY: AVX2 was detected at run time just above.
             #[allow(unsafe_code)]
             unsafe {
-                escape_slice_avx2(re, im, c, max_iter, out)
+                escape_slice_avx2(re, im, c, max_iter, out, cancel)
             }
         }
         #[cfg(target_arch = "x86_64")]
@@ -250,14 +257,19 @@ pub fn escape_slice(re: &[f64], im: &[f64], esc: &Escape, out: &mut [i32]) {
             // SAFETY: AVX-512F was detected at run time just above.
             #[allow(unsafe_code)]
             unsafe {
-                escape_slice_avx512(re, im, c, max_iter, out)
+                escape_slice_avx512(re, im, c, max_iter, out, cancel)
             }
         }
-        _ => {
-            for ((o, &zr), &zi) in out.iter_mut().zip(re).zip(im) {
-                *o = escape_scalar(zr, zi, c, max_iter) as i32;
-            }
-        }
+        _ => out.iter_mut().zip(re).zip(im).all(|((o, &zr), &zi)| {
+            escape_scalar(zr, zi, c, max_iter, cancel)
+                .map(|n| *o = n as i32)
+                .is_some()
+        }),
+    };
+    if completed {
+        Ok(())
+    } else {
+        Err(KernelError::Interrupted)
     }
 }
 
@@ -273,12 +285,21 @@ fn inside_scalar(zr: f64, zi: f64, mag2: f64) -> bool {
     }
 }
 
-/// The book's loop for one point.
+/// The book's loop for one point; `None` if `cancel` was set meanwhile.
 #[inline]
-pub fn escape_scalar(mut zr: f64, mut zi: f64, c: Complex64, max_iter: u32) -> u32 {
+pub fn escape_scalar(
+    mut zr: f64,
+    mut zi: f64,
+    c: Complex64,
+    max_iter: u32,
+    cancel: &AtomicBool,
+) -> Option<u32> {
     let mut n = 0;
     let (mut zr2, mut zi2) = (zr * zr, zi * zi);
     while n < max_iter && inside_scalar(zr, zi, zr2 + zi2) {
+        if n % CANCEL_EVERY == CANCEL_EVERY - 1 && cancel.load(Ordering::Relaxed) {
+            return None;
+        }
         let t = zr * zi;
         zr = (zr2 - zi2) + c.re;
         zi = (t + t) + c.im;
@@ -286,14 +307,21 @@ pub fn escape_scalar(mut zr: f64, mut zi: f64, c: Complex64, max_iter: u32) -> u
         zi2 = zi * zi;
         n += 1;
     }
-    n
+    Some(n)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2")]
-unsafe fn escape_slice_avx2(re: &[f64], im: &[f64], c: Complex64, max_iter: u32, out: &mut [i32]) {
-    unsafe { escape_slice_lanes::<crate::simd::x86::Avx2, 4>(re, im, c, max_iter, out) }
+unsafe fn escape_slice_avx2(
+    re: &[f64],
+    im: &[f64],
+    c: Complex64,
+    max_iter: u32,
+    out: &mut [i32],
+    cancel: &AtomicBool,
+) -> bool {
+    unsafe { escape_slice_lanes::<crate::simd::x86::Avx2, 4>(re, im, c, max_iter, out, cancel) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -305,12 +333,14 @@ unsafe fn escape_slice_avx512(
     c: Complex64,
     max_iter: u32,
     out: &mut [i32],
-) {
-    unsafe { escape_slice_lanes::<crate::simd::x86::Avx512, 2>(re, im, c, max_iter, out) }
+    cancel: &AtomicBool,
+) -> bool {
+    unsafe { escape_slice_lanes::<crate::simd::x86::Avx512, 2>(re, im, c, max_iter, out, cancel) }
 }
 
 /// Blocks of `U` interleaved vectors (independent dependency chains hide the latency of
 /// the multiply/add chain); a partial last block is padded with points that escape at once.
+/// Returns false if `cancel` was set before the end.
 #[allow(unsafe_code)]
 #[inline(always)]
 unsafe fn escape_slice_lanes<V: Lanes, const U: usize>(
@@ -319,21 +349,19 @@ unsafe fn escape_slice_lanes<V: Lanes, const U: usize>(
     c: Complex64,
     max_iter: u32,
     out: &mut [i32],
-) {
+    cancel: &AtomicBool,
+) -> bool {
     let w = U * V::N;
     debug_assert!(w <= BLOCK_MAX);
     let n = re.len();
     let mut i = 0;
     while i + w <= n {
-        unsafe {
-            escape_block::<V, U>(
-                &re[i..i + w],
-                &im[i..i + w],
-                c,
-                max_iter,
-                &mut out[i..i + w],
-            )
-        };
+        let block = &mut out[i..i + w];
+        if !unsafe {
+            escape_block::<V, U>(&re[i..i + w], &im[i..i + w], c, max_iter, block, cancel)
+        } {
+            return false;
+        }
         i += w;
     }
     if i < n {
@@ -341,9 +369,12 @@ unsafe fn escape_slice_lanes<V: Lanes, const U: usize>(
         let (mut pr, mut pi, mut po) = ([PAD; BLOCK_MAX], [PAD; BLOCK_MAX], [0i32; BLOCK_MAX]);
         pr[..rest].copy_from_slice(&re[i..]);
         pi[..rest].copy_from_slice(&im[i..]);
-        unsafe { escape_block::<V, U>(&pr[..w], &pi[..w], c, max_iter, &mut po[..w]) };
+        if !unsafe { escape_block::<V, U>(&pr[..w], &pi[..w], c, max_iter, &mut po[..w], cancel) } {
+            return false;
+        }
         out[i..].copy_from_slice(&po[..rest]);
     }
+    true
 }
 
 #[allow(unsafe_code)]
@@ -354,7 +385,8 @@ unsafe fn escape_block<V: Lanes, const U: usize>(
     c: Complex64,
     max_iter: u32,
     out: &mut [i32],
-) {
+    cancel: &AtomicBool,
+) -> bool {
     unsafe {
         let (cr, ci) = (V::splat(c.re), V::splat(c.im));
         let (lo, hi, one) = (V::splat(MAG_LO), V::splat(MAG_HI), V::splat(1.0));
@@ -375,6 +407,9 @@ unsafe fn escape_block<V: Lanes, const U: usize>(
         }
         let mut n = 0;
         while n < max_iter && any != 0 {
+            if n % CANCEL_EVERY == CANCEL_EVERY - 1 && cancel.load(Ordering::Relaxed) {
+                return false;
+            }
             let mut still = V::from_bits(0);
             for u in 0..U {
                 let t = zr[u].mul(zi[u]);
@@ -383,10 +418,8 @@ unsafe fn escape_block<V: Lanes, const U: usize>(
                 counts[u] = counts[u].add_where(active[u], one);
                 zr2[u] = zr[u].mul(zr[u]);
                 zi2[u] = zi[u].mul(zi[u]);
-                active[u] = V::and(
-                    active[u],
-                    inside::<V>(zr[u], zi[u], zr2[u].add(zi2[u]), lo, hi),
-                );
+                let now = inside::<V>(zr[u], zi[u], zr2[u].add(zi2[u]), lo, hi);
+                active[u] = V::and(active[u], now);
                 still = V::or(still, active[u]);
             }
             any = V::bits(still);
@@ -399,6 +432,7 @@ unsafe fn escape_block<V: Lanes, const U: usize>(
         for (o, &v) in out.iter_mut().zip(&buf) {
             *o = v as i32;
         }
+        true
     }
 }
 
@@ -493,7 +527,7 @@ mod tests {
             let re: Vec<f64> = pts.iter().map(|p| p.0).collect();
             let im: Vec<f64> = pts.iter().map(|p| p.1).collect();
             let mut out = vec![0; pts.len()];
-            escape_slice(&re, &im, &esc, &mut out);
+            escape_slice(&re, &im, &esc, &mut out, &AtomicBool::new(false)).unwrap();
             let expected: Vec<i32> = pts
                 .iter()
                 .map(|p| i32::from(p.0.hypot(p.1) < 2.0))
