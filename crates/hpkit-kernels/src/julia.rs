@@ -32,6 +32,9 @@ const POINTS_PER_TASK: usize = 4096;
 /// Inner iterations between two looks at the cancel flag (a few milliseconds at most), so
 /// Ctrl-C is noticed quickly even when a single point runs for billions of iterations.
 const CANCEL_EVERY: u32 = 1 << 16;
+/// Below this bound on the work (points x (max_iter + 1)), a call runs on the calling
+/// thread: waking pool threads costs tens of microseconds, more than the work itself.
+const INLINE_WORK: u64 = 1 << 18;
 
 /// How the coordinate axes are built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +151,12 @@ pub struct Escape {
 }
 
 impl Escape {
+    /// Whether `points` points are so little work that they run on the calling thread,
+    /// with no thread pool and no cancellation needed.
+    pub fn runs_inline(&self, points: usize) -> bool {
+        (points as u64).saturating_mul(u64::from(self.max_iter) + 1) < INLINE_WORK
+    }
+
     pub fn new(c: Complex64, max_iter: i64, simd: Simd) -> Result<Escape> {
         if !(c.re.is_finite() && c.im.is_finite()) {
             return Err(invalid(format!("c must be finite, got {c}")));
@@ -190,16 +199,19 @@ pub fn julia_grid(
     if cols == 0 {
         return Ok(());
     }
+    let row = |(row, &y): (&mut [i32], &f64)| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(KernelError::Interrupted);
+        }
+        escape_slice(xs, &vec![y; cols], esc, row, cancel)
+    };
+    if esc.runs_inline(out.len()) {
+        return out.chunks_mut(cols).zip(ys).try_for_each(row);
+    }
     crate::pool::install(threads, || {
         out.par_chunks_mut(cols)
             .zip(ys.par_iter())
-            .try_for_each(|(row, &y)| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(KernelError::Interrupted);
-                }
-                let im = vec![y; cols];
-                escape_slice(xs, &im, esc, row, cancel)
-            })
+            .try_for_each(row)
     })?
 }
 
@@ -218,17 +230,24 @@ pub fn escape_points(
             zs.len()
         )));
     }
+    let chunk = |(out, zs): (&mut [i32], &[Complex64])| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(KernelError::Interrupted);
+        }
+        let re: Vec<f64> = zs.iter().map(|z| z.re).collect();
+        let im: Vec<f64> = zs.iter().map(|z| z.im).collect();
+        escape_slice(&re, &im, esc, out, cancel)
+    };
+    if esc.runs_inline(zs.len()) {
+        return out
+            .chunks_mut(POINTS_PER_TASK)
+            .zip(zs.chunks(POINTS_PER_TASK))
+            .try_for_each(chunk);
+    }
     crate::pool::install(threads, || {
         out.par_chunks_mut(POINTS_PER_TASK)
             .zip(zs.par_chunks(POINTS_PER_TASK))
-            .try_for_each(|(out, zs)| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(KernelError::Interrupted);
-                }
-                let re: Vec<f64> = zs.iter().map(|z| z.re).collect();
-                let im: Vec<f64> = zs.iter().map(|z| z.im).collect();
-                escape_slice(&re, &im, esc, out, cancel)
-            })
+            .try_for_each(chunk)
     })?
 }
 
@@ -335,7 +354,7 @@ unsafe fn escape_slice_avx512(
     out: &mut [i32],
     cancel: &AtomicBool,
 ) -> bool {
-    unsafe { escape_slice_lanes::<crate::simd::x86::Avx512, 2>(re, im, c, max_iter, out, cancel) }
+    unsafe { escape_slice_lanes::<crate::simd::x86::Avx512, 4>(re, im, c, max_iter, out, cancel) }
 }
 
 /// Blocks of `U` interleaved vectors (independent dependency chains hide the latency of

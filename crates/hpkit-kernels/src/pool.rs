@@ -51,3 +51,29 @@ pub fn resolve_threads(threads: Option<i64>) -> Result<usize> {
 pub fn install<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
     Ok(pool(threads)?.install(f))
 }
+
+/// Run `work` on the default pool while the calling thread calls `poll` every `every`
+/// until it is done. This is how a caller that must stay responsive (Python's main thread
+/// checking for Ctrl-C) waits for a long computation without spawning an OS thread per
+/// call. `None` only if `work` panicked; the panic is then re-raised by rayon.
+pub fn run_polling<R: Send>(
+    work: impl FnOnce() -> R + Send,
+    every: std::time::Duration,
+    mut poll: impl FnMut(),
+) -> Result<Option<R>> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let (tx, rx) = channel();
+    Ok(pool(default_threads())?.in_place_scope(|scope| {
+        scope.spawn(move |_| {
+            // The receiver lives until the scope ends; a send cannot fail.
+            let _ = tx.send(work());
+        });
+        loop {
+            match rx.recv_timeout(every) {
+                Ok(result) => return Some(result),
+                Err(RecvTimeoutError::Timeout) => poll(),
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }))
+}

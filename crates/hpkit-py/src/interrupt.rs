@@ -1,55 +1,50 @@
 //! Long calls without the GIL that still stop on Ctrl-C.
 //!
-//! The work runs on a helper thread (which drives the rayon pool) while the calling thread,
-//! usually Python's main thread, wakes every [`POLL`] to run Python's signal handlers. When
-//! a handler raises (KeyboardInterrupt), the shared cancel flag is set; kernels check it
-//! between rows or chunks, return `KernelError::Interrupted`, and the Python exception the
-//! handler raised is what the caller sees.
+//! The work runs on the rayon pool while the calling thread, usually Python's main thread
+//! (the only one on which Python runs signal handlers), wakes every [`POLL`] to run them.
+//! When a handler raises (KeyboardInterrupt), the shared cancel flag is set; kernels check
+//! it between rows, chunks or a few thousand iterations, return
+//! `KernelError::Interrupted`, and the exception the handler raised is what the caller sees.
 
 use crate::errors::IntoPyResult;
-use hpkit_kernels::Result;
+use hpkit_kernels::{pool, KernelError, Result};
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(50);
 
-pub fn run_interruptible<R, F>(py: Python<'_>, work: F) -> PyResult<R>
+/// Run `work` without the GIL, stoppable by Ctrl-C. `quick` work (a bound says it takes
+/// well under [`POLL`]) runs directly on the calling thread: no hop to the pool, no polling.
+pub fn run_interruptible<R, F>(py: Python<'_>, quick: bool, work: F) -> PyResult<R>
 where
     R: Send,
     F: FnOnce(&AtomicBool) -> Result<R> + Send,
 {
     let cancel = AtomicBool::new(false);
-    let (result, signal_error) = py.detach(|| {
-        std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::channel();
-            let cancel = &cancel;
-            scope.spawn(move || {
-                // The receiver outlives this thread inside the scope; a send cannot fail.
-                let _ = tx.send(work(cancel));
-            });
-            let mut signal_error = None;
-            loop {
-                match rx.recv_timeout(POLL) {
-                    Ok(result) => return (result, signal_error),
-                    Err(mpsc::RecvTimeoutError::Timeout) if signal_error.is_none() => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            cancel.store(true, Ordering::Relaxed);
-                            signal_error = Some(e);
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        // The worker panicked: let the scope re-raise it as a PanicException.
-                        return (Err(hpkit_kernels::KernelError::Interrupted), signal_error);
+    if quick {
+        return py.detach(|| work(&cancel)).py();
+    }
+    let mut signal_error = None;
+    let result = py.detach(|| {
+        pool::run_polling(
+            || work(&cancel),
+            POLL,
+            || {
+                if signal_error.is_none() {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        cancel.store(true, Ordering::Relaxed);
+                        signal_error = Some(e);
                     }
                 }
-            }
-        })
+            },
+        )
     });
-    match signal_error {
-        Some(e) => Err(e),
-        None => result.py(),
+    if let Some(e) = signal_error {
+        return Err(e);
     }
+    result
+        .and_then(|r| r.ok_or(KernelError::Interrupted))
+        .and_then(|r| r)
+        .py()
 }

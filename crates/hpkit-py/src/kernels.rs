@@ -61,7 +61,7 @@ fn julia_into(
     let xs = xs.as_slice().map_err(|_| not_contiguous("xs"))?;
     let ys = ys.as_slice().map_err(|_| not_contiguous("ys"))?;
     let out = out.as_slice_mut().map_err(|_| not_contiguous("out"))?;
-    run_interruptible(py, |cancel| {
+    run_interruptible(py, esc.runs_inline(out.len()), |cancel| {
         julia::julia_grid(xs, ys, &esc, out, threads, cancel)
     })
 }
@@ -80,7 +80,7 @@ fn escape_time_into(
     let (esc, threads) = escape_params(c, max_iter, threads, simd)?;
     let zs = zs.as_slice().map_err(|_| not_contiguous("zs"))?;
     let out = out.as_slice_mut().map_err(|_| not_contiguous("out"))?;
-    run_interruptible(py, |cancel| {
+    run_interruptible(py, esc.runs_inline(out.len()), |cancel| {
         julia::escape_points(zs, &esc, out, threads, cancel)
     })
 }
