@@ -6,6 +6,7 @@ gives; see the function docs for the precise guarantee.
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -36,17 +37,16 @@ def _int(name: str, value: Any) -> int:
     try:
         return operator.index(value)
     except TypeError:
-        raise InvalidTypeError(
-            f"{name} must be an integer, got {type(value).__name__}"
-        ) from None
+        raise InvalidTypeError(f"{name} must be an integer, got {type(value).__name__}") from None
 
 
 def _complex(name: str, value: Any) -> complex:
-    if isinstance(value, str | bytes) or not hasattr(value, "__complex__") and not isinstance(
-        value, int | float
-    ):
-        raise InvalidTypeError(f"{name} must be a complex number, got {type(value).__name__}")
-    return complex(value)
+    if isinstance(value, numbers.Number):
+        try:
+            return complex(value)  # type: ignore[call-overload]
+        except TypeError:
+            pass
+    raise InvalidTypeError(f"{name} must be a complex number, got {type(value).__name__}")
 
 
 def _threads(threads: Any) -> int | None:
