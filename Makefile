@@ -22,7 +22,7 @@ build: venv
 
 # Peers the lab compares against; a peer that does not install is skipped by the lab.
 peers: venv
-	-$(PIP) install -q numba cython numexpr
+	-$(PIP) install -q numba cython numexpr scipy cffi
 
 lab: build peers
 	$(VENV)/bin/hpkit lab all --quick --report lab-report

@@ -13,6 +13,7 @@ from hpkit import kernels
 from hpkit._native import __version__
 from hpkit.errors import (
     HpkitError,
+    HpkitOverflowError,
     InvalidInputError,
     InvalidTypeError,
     TooLargeError,
@@ -21,6 +22,7 @@ from hpkit.errors import (
 
 __all__ = [
     "HpkitError",
+    "HpkitOverflowError",
     "InvalidInputError",
     "InvalidTypeError",
     "TooLargeError",

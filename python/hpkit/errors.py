@@ -30,8 +30,14 @@ class UnsupportedError(HpkitError, ValueError):
     """The request needs something this machine lacks (e.g. a SIMD instruction set)."""
 
 
+class HpkitOverflowError(HpkitError, OverflowError):
+    """An exact integer result is larger than the kernel can carry (e.g. a sum of squares
+    beyond 2**128 - 1); hpkit raises rather than wrap around as numpy's int64 does."""
+
+
 __all__ = [
     "HpkitError",
+    "HpkitOverflowError",
     "InvalidInputError",
     "InvalidTypeError",
     "TooLargeError",

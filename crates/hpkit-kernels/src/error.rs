@@ -17,6 +17,9 @@ pub enum KernelError {
     /// A code path (e.g. a SIMD instruction set) that this CPU does not support.
     #[error("{0} is not supported on this CPU")]
     Unsupported(String),
+    /// An exact integer result does not fit the widest integer the kernel carries.
+    #[error("{0}")]
+    Overflow(String),
     /// The caller asked the computation to stop (Ctrl-C in Python).
     #[error("interrupted")]
     Interrupted,

@@ -40,7 +40,7 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
 pub fn resolve_threads(threads: Option<i64>) -> Result<usize> {
     match threads {
         None => Ok(default_threads()),
-        Some(n) if n >= 1 && n <= 4096 => Ok(n as usize),
+        Some(n) if (1..=4096).contains(&n) => Ok(n as usize),
         Some(n) => Err(invalid(format!(
             "threads must be between 1 and 4096, got {n}"
         ))),

@@ -9,12 +9,14 @@ use pyo3::PyErr;
 pyo3::import_exception!(hpkit.errors, InvalidInputError);
 pyo3::import_exception!(hpkit.errors, TooLargeError);
 pyo3::import_exception!(hpkit.errors, UnsupportedError);
+pyo3::import_exception!(hpkit.errors, HpkitOverflowError);
 
 pub fn kernel_error(e: KernelError) -> PyErr {
     match e {
         KernelError::InvalidArgument(msg) => InvalidInputError::new_err(msg),
         KernelError::TooLarge { .. } => TooLargeError::new_err(e.to_string()),
         KernelError::Unsupported(_) => UnsupportedError::new_err(e.to_string()),
+        KernelError::Overflow(msg) => HpkitOverflowError::new_err(msg),
         KernelError::Interrupted => PyKeyboardInterrupt::new_err(()),
     }
 }

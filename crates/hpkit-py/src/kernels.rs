@@ -18,6 +18,8 @@ fn not_contiguous(name: &str) -> PyErr {
     PyValueError::new_err(format!("{name} must be a C-contiguous array"))
 }
 
+type Axes<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
 /// The x axis and y axis (top to bottom) of the book's Julia grid.
 #[pyfunction]
 fn julia_axes<'py>(
@@ -25,7 +27,7 @@ fn julia_axes<'py>(
     width: i64,
     bounds: (f64, f64, f64, f64),
     grid: &str,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<Axes<'py>> {
     let (x1, x2, y1, y2) = bounds;
     let grid = Grid::parse(grid).py()?;
     let (xs, ys) = py

@@ -6,9 +6,14 @@
 //! crates under `crates/`. Crate errors map to Python exceptions in one place
 //! ([`errors`]), and long calls stop on Ctrl-C ([`interrupt`]).
 
+mod diffusion;
 mod errors;
+mod ffi;
 mod interrupt;
 mod kernels;
+mod machine;
+mod numeric;
+mod primes;
 
 use pyo3::prelude::*;
 
@@ -16,5 +21,10 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     kernels::register(m)?;
+    diffusion::register(m)?;
+    ffi::register(m)?;
+    machine::register(m)?;
+    numeric::register(m)?;
+    primes::register(m)?;
     Ok(())
 }
