@@ -32,9 +32,10 @@ so it moves 16 bytes per element where hpkit's copy moves 24, and reads about 1.
 higher. (With ``GLIBC_TUNABLES=glibc.cpu.x86_non_temporal_threshold=0x7fffffffffff``
 the two agree within a few percent.)
 
-``describe()`` takes 2-4 s (less than a second with ``quick=True``, whose smaller DRAM
-arrays may be partly served by a large L3 and so overstate DRAM bandwidth). It only reads
-the environment (``OPENBLAS_*`` variables included), never changes it.
+``describe()`` takes 2-4 s on a quiet machine (about a second with ``quick=True``, whose
+smaller DRAM arrays may be partly served by a large L3 and so overstate DRAM bandwidth).
+It only reads the environment (``OPENBLAS_*`` variables included), never changes it, and
+warns (RuntimeWarning) when other processes kept the CPUs busy during the measurement.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ _DRAM_MIN_ARRAY = 64 * MiB
 #: than the cache holds gets practically no hits from it (measured there: 256 and 512 MiB
 #: arrays give the same figures, 64 MiB ones read 50% higher).
 _DRAM_MAX_TOTAL = 3 * 512 * MiB
-#: quick=True: small DRAM arrays (fast to page in; may be partly cache-resident).
-_DRAM_QUICK_ARRAY = 128 * MiB
+#: quick=True: small DRAM arrays, fast to page in - but on a CPU with a large L3 they are
+#: partly cache-resident, and the "dram" figures read high (50% high on the VM above).
+_DRAM_QUICK_ARRAY = 64 * MiB
 #: The "cache" arrays: all three triad arrays of one thread in half its L2 (the rest is
 #: left for the stack, the code and the hardware prefetchers' slack).
 _L2_FRACTION = 0.5
