@@ -195,3 +195,14 @@ def check_prime_pool(n: int, pool: Any, processes: int) -> bool:
         return False
     ranges = create_range(SERIAL_CHECK_CUTOFF, int(math.sqrt(n)) + 1, processes)
     return all(pool.map(check_prime_in_range, [(n, r) for r in ranges]))
+
+
+def smallest_factors_numpy(n: int) -> npt.NDArray[np.int64]:
+    """``spf[k]`` = the smallest prime factor of the composite ``k < n``, 0 for primes, 0
+    and 1 (a sieve of smallest factors: the census of W9.2 reads it)."""
+    spf = np.zeros(n, dtype=np.int64)
+    for p in range(2, math.isqrt(max(n - 1, 0)) + 1):
+        if spf[p] == 0:
+            multiples = spf[p * p :: p]
+            multiples[multiples == 0] = p
+    return spf
