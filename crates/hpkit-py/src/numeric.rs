@@ -12,6 +12,7 @@ use hpkit_kernels::simd::Simd;
 use hpkit_kernels::{norm, pi, pool, KernelError};
 use numpy::{Element, PyReadonlyArray1};
 use pyo3::prelude::*;
+use std::sync::atomic::AtomicBool;
 
 /// `"auto"` -> `None` (each kernel picks its best path), otherwise the named path.
 fn simd_choice(name: &str) -> PyResult<Option<Simd>> {
@@ -28,6 +29,21 @@ fn contiguous<'a, T: Element>(x: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T
         .py()
 }
 
+/// A norm-module reduction `kernel` over `x`, without the GIL and stoppable by Ctrl-C.
+fn reduce<T: Element + Sync, R: Send>(
+    py: Python<'_>,
+    x: &PyReadonlyArray1<'_, T>,
+    threads: Option<i64>,
+    simd: &str,
+    kernel: fn(&[T], Option<Simd>, usize, &AtomicBool) -> hpkit_kernels::Result<R>,
+) -> PyResult<R> {
+    let (simd, threads) = (simd_choice(simd)?, pool::resolve_threads(threads).py()?);
+    let x = contiguous(x)?;
+    run_interruptible(py, norm::runs_inline(x.len()), |cancel| {
+        kernel(x, simd, threads, cancel)
+    })
+}
+
 /// Exact `Σ v²` of an int64 array, as a Python int (raises on overflow beyond 2**128 - 1).
 #[pyfunction]
 fn sum_of_squares_i64(
@@ -36,11 +52,7 @@ fn sum_of_squares_i64(
     threads: Option<i64>,
     simd: &str,
 ) -> PyResult<u128> {
-    let (simd, threads) = (simd_choice(simd)?, pool::resolve_threads(threads).py()?);
-    let x = contiguous(&x)?;
-    run_interruptible(py, norm::runs_inline(x.len()), |cancel| {
-        norm::sum_of_squares_i64(x, simd, threads, cancel)
-    })
+    reduce(py, &x, threads, simd, norm::sum_of_squares_i64)
 }
 
 /// Compensated (Dot2) `Σ x²` of a float64 array.
@@ -51,11 +63,7 @@ fn sum_of_squares_f64(
     threads: Option<i64>,
     simd: &str,
 ) -> PyResult<f64> {
-    let (simd, threads) = (simd_choice(simd)?, pool::resolve_threads(threads).py()?);
-    let x = contiguous(&x)?;
-    run_interruptible(py, norm::runs_inline(x.len()), |cancel| {
-        norm::sum_of_squares_f64(x, simd, threads, cancel)
-    })
+    reduce(py, &x, threads, simd, norm::sum_of_squares_f64)
 }
 
 /// `sqrt(Σ v²)` of an int64 array, correctly rounded from the exact sum.
@@ -66,11 +74,7 @@ fn norm_i64(
     threads: Option<i64>,
     simd: &str,
 ) -> PyResult<f64> {
-    let (simd, threads) = (simd_choice(simd)?, pool::resolve_threads(threads).py()?);
-    let x = contiguous(&x)?;
-    run_interruptible(py, norm::runs_inline(x.len()), |cancel| {
-        norm::norm_i64(x, simd, threads, cancel)
-    })
+    reduce(py, &x, threads, simd, norm::norm_i64)
 }
 
 /// `sqrt(Σ x²)` of a float64 array (about one ulp; no spurious overflow or underflow).
@@ -81,11 +85,7 @@ fn norm_f64(
     threads: Option<i64>,
     simd: &str,
 ) -> PyResult<f64> {
-    let (simd, threads) = (simd_choice(simd)?, pool::resolve_threads(threads).py()?);
-    let x = contiguous(&x)?;
-    run_interruptible(py, norm::runs_inline(x.len()), |cancel| {
-        norm::norm_f64(x, simd, threads, cancel)
-    })
+    reduce(py, &x, threads, simd, norm::norm_f64)
 }
 
 /// `(inside, n_samples, seed)`: darts inside the quarter circle among the first
