@@ -68,20 +68,11 @@ const TINY_SUM: f64 = f64::from_bits((1023 - 900) << 52);
 /// The path a kernel runs: `None` picks the best this CPU has. AVX2 also needs FMA (the
 /// float kernel's exact products), which every AVX2 CPU made so far has.
 pub fn resolve_simd(simd: Option<Simd>) -> Result<Simd> {
-    let usable = |s: Simd| match s {
+    crate::simd::resolve(simd, |s| match s {
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => s.is_available() && std::arch::is_x86_feature_detected!("fma"),
-        _ => s.is_available(),
-    };
-    match simd {
-        None => Ok(Simd::ALL
-            .into_iter()
-            .rev()
-            .find(|&s| usable(s))
-            .unwrap_or(Simd::Scalar)),
-        Some(s) if usable(s) => Ok(s),
-        Some(s) => Err(KernelError::Unsupported(format!("simd={:?}", s.name()))),
-    }
+        Simd::Avx2 => std::arch::is_x86_feature_detected!("fma"),
+        _ => true,
+    })
 }
 
 /// Whether a call over `len` elements is so little work that it should run on the calling

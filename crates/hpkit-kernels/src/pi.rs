@@ -111,20 +111,11 @@ fn in_quarter_circle(z: u64) -> bool {
 /// The path a count runs: `None` picks the best this CPU has. The AVX-512 path needs
 /// AVX-512DQ as well as F (the 64-bit multiply `vpmullq`).
 pub fn resolve_simd(simd: Option<Simd>) -> Result<Simd> {
-    let usable = |s: Simd| match s {
+    crate::simd::resolve(simd, |s| match s {
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => s.is_available() && std::arch::is_x86_feature_detected!("avx512dq"),
-        _ => s.is_available(),
-    };
-    match simd {
-        None => Ok(Simd::ALL
-            .into_iter()
-            .rev()
-            .find(|&s| usable(s))
-            .unwrap_or(Simd::Scalar)),
-        Some(s) if usable(s) => Ok(s),
-        Some(s) => Err(KernelError::Unsupported(format!("simd={:?}", s.name()))),
-    }
+        Simd::Avx512 => std::arch::is_x86_feature_detected!("avx512dq"),
+        _ => true,
+    })
 }
 
 /// Whether `n_samples` is so little work (well under a millisecond) that it runs on the

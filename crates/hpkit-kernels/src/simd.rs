@@ -80,6 +80,22 @@ impl Simd {
     }
 }
 
+/// The path a kernel runs: `None` picks the widest path this CPU has that `usable` also
+/// accepts; a named path must pass both. `usable` states what a kernel needs beyond the
+/// path's own instruction set (e.g. FMA next to AVX2), checked at run time.
+pub fn resolve(simd: Option<Simd>, usable: impl Fn(Simd) -> bool) -> Result<Simd> {
+    let usable = |s: Simd| s.is_available() && usable(s);
+    match simd {
+        None => Ok(Simd::ALL
+            .into_iter()
+            .rev()
+            .find(|&s| usable(s))
+            .unwrap_or(Simd::Scalar)),
+        Some(s) if usable(s) => Ok(s),
+        Some(s) => Err(KernelError::Unsupported(format!("simd={:?}", s.name()))),
+    }
+}
+
 /// CPU features detected at run time, by name (for reports).
 pub fn cpu_features() -> Vec<&'static str> {
     let mut found = Vec::new();
