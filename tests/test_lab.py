@@ -7,6 +7,7 @@ asserts a speed, only that the numbers shown are the checked ones.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sys
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
+from rich.table import Table
 
 from hpkit import kernels, lab
 from hpkit.lab import ch02_julia, peers, runner, tables
@@ -276,3 +279,17 @@ def test_times_keep_three_significant_digits(seconds: float, text: str) -> None:
 )
 def test_ratios_read_naturally(ratio: float, text: str) -> None:
     assert tables.format_ratio(ratio) == text
+
+
+def test_narrow_terminal_lists_notes_under_the_table(small_julia: lab.Experiment) -> None:
+    result = _run(small_julia)
+    wide = tables.rich_table(result, STUB_MACHINE, 400)
+    narrow = tables.rich_table(result, STUB_MACHINE, 100)
+    assert isinstance(wide, Table)
+    assert not isinstance(narrow, Table)
+    console = Console(file=io.StringIO(), width=100, record=True)
+    console.print(narrow)
+    text = console.export_text()
+    assert "Notes" not in text
+    assert "hpkit all threads: " in text
+    assert max(len(line) for line in text.splitlines()) <= 100

@@ -146,7 +146,7 @@ def lab_command(
 
     def show(result: lab.ExperimentResult) -> None:
         console.print()
-        console.print(tables.rich_table(result, machine))
+        console.print(tables.rich_table(result, machine, console.width))
         for note in tables.footnotes(result):
             console.print(Padding(Text(f"• {note}", style="dim"), (0, 0, 0, 2), expand=False))
 

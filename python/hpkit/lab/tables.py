@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -202,8 +203,25 @@ def footnotes(result: ExperimentResult) -> list[str]:
     return notes
 
 
-def rich_table(result: ExperimentResult, machine: Mapping[str, Any]) -> Table:
-    """The terminal table, captioned with the CPU the timings come from."""
+#: The narrowest the Notes column may get; below that, notes go under the table.
+NOTES_MIN_WIDTH = 24
+
+
+def rich_table(
+    result: ExperimentResult, machine: Mapping[str, Any], width: int | None = None
+) -> RenderableType:
+    """The terminal table, captioned with the CPU the timings come from. Numbers and names
+    never wrap (a header may); when ``width`` leaves the Notes column too narrow to read,
+    the notes are listed under the table instead."""
+    heads, body = columns(result), rows(result)
+    widest = [
+        max([len(head.header)] + [len(cells[i].text) for cells in body])
+        for i, head in enumerate(heads)
+    ]
+    fixed = sum(widest[:-1]) + 3 * len(heads) + 1  # every column but Notes, with borders
+    notes_below = width is not None and width - fixed < NOTES_MIN_WIDTH
+    if notes_below:
+        heads = heads[:-1]
     table = Table(
         title=title(result),
         caption=cpu_line(machine),
@@ -211,14 +229,24 @@ def rich_table(result: ExperimentResult, machine: Mapping[str, Any]) -> Table:
         caption_justify="right",
         header_style="bold",
     )
-    for index, column in enumerate(columns(result)):
+    for index, column in enumerate(heads):
+        keep_whole = column.numeric or index == 0
         table.add_column(
             column.header,
             justify="right" if column.numeric else "left",
             overflow="fold",
-            # numbers and names never wrap; the notes column takes what is left
-            no_wrap=column.numeric or index == 0,
+            min_width=widest[index] if keep_whole else min(widest[index], NOTES_MIN_WIDTH),
         )
-    for cells in rows(result):
-        table.add_row(*(Text(c.text, style=RICH_STYLES[c.style]) for c in cells))
-    return table
+    for cells in body:
+        shown = cells[: len(heads)]
+        table.add_row(*(Text(c.text, style=RICH_STYLES[c.style]) for c in shown))
+    if not notes_below:
+        return table
+    notes = [
+        Text.assemble(
+            (f"{cells[0].text}: ", "bold"), (cells[-1].text, RICH_STYLES[cells[-1].style])
+        )
+        for cells in body
+        if cells[-1].text
+    ]
+    return Group(table, *notes)
