@@ -76,18 +76,20 @@ def _simd(simd: Any) -> str:
     return simd
 
 
-def _output(out: Any, shape: tuple[int, ...]) -> npt.NDArray[np.int32]:
-    """Validate a caller's ``out`` array, or allocate one (numpy raises MemoryError)."""
+def _output(out: Any, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+    """Validate a caller's ``out`` array (the kernels write it in place, so it must be a
+    writeable, C-contiguous, aligned array of exactly this dtype and shape), or allocate
+    one (numpy raises MemoryError)."""
     if out is None:
-        return np.empty(shape, dtype=np.int32)
+        return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray):
         raise InvalidTypeError(f"out must be a numpy array, got {type(out).__name__}")
-    if out.dtype != np.int32:
-        raise InvalidTypeError(f"out must have dtype int32, got {out.dtype}")
+    if out.dtype != dtype:
+        raise InvalidTypeError(f"out must have dtype {np.dtype(dtype)}, got {out.dtype}")
     if out.shape != shape:
         raise InvalidInputError(f"out must have shape {shape}, got {out.shape}")
-    if not out.flags.c_contiguous:
-        raise InvalidInputError("out must be C-contiguous")
+    if not (out.flags.c_contiguous and out.flags.aligned):
+        raise InvalidInputError("out must be C-contiguous (and aligned)")
     if not out.flags.writeable:
         raise InvalidInputError("out must be writeable")
     return out
@@ -144,7 +146,7 @@ def julia(
     threads = _threads(threads)
     simd = _simd(simd)
     xs, ys = julia_axes(width, bounds, grid=grid)
-    result = _output(out, (len(ys), len(xs)))
+    result = _output(out, (len(ys), len(xs)), np.int32)
     _native.julia_into(xs, ys, c, max_iter, result, threads, simd)
     return result
 
@@ -177,7 +179,7 @@ def escape_time(
     c = _complex("c", c)
     threads = _threads(threads)
     simd = _simd(simd)
-    result = _output(out, arr.shape)
+    result = _output(out, arr.shape, np.int32)
     _native.escape_time_into(arr, c, max_iter, result, threads, simd)
     return result
 
@@ -419,22 +421,6 @@ def _diffusion_grid(grid: Any) -> npt.NDArray[np.floating[Any]]:
     return arr
 
 
-def _diffusion_out(out: Any, grid: npt.NDArray[np.floating[Any]]) -> npt.NDArray[Any]:
-    if out is None:
-        return np.empty_like(grid, order="C")
-    if not isinstance(out, np.ndarray):
-        raise InvalidTypeError(f"out must be a numpy array, got {type(out).__name__}")
-    if out.dtype != grid.dtype:
-        raise InvalidTypeError(f"out must have the grid's dtype {grid.dtype}, got {out.dtype}")
-    if out.shape != grid.shape:
-        raise InvalidInputError(f"out must have the grid's shape {grid.shape}, got {out.shape}")
-    if not (out.flags.c_contiguous and out.flags.aligned):
-        raise InvalidInputError("out must be C-contiguous (and aligned)")
-    if not out.flags.writeable:
-        raise InvalidInputError("out must be writeable")
-    return out
-
-
 def _blocking(blocking: Any) -> tuple[int, int, int] | None:
     if blocking is None:
         return None
@@ -472,7 +458,7 @@ def diffusion_step(
     """
     scalars = (_real("dt", dt), _real("D", D), _threads(threads), _simd(simd))
     arr = _diffusion_grid(grid)
-    result = _diffusion_out(out, arr)
+    result = _output(out, arr.shape, arr.dtype)
     if out is not None and np.shares_memory(result, arr):
         raise InvalidInputError(
             "out shares memory with grid: a step reads every old value after writing new "
@@ -513,7 +499,7 @@ def evolve(
     scalars = (_real("dt", dt), _real("D", D), _threads(threads), _simd(simd))
     tiling = _blocking(blocking)
     arr = _diffusion_grid(grid)
-    result = _diffusion_out(out, arr)
+    result = _output(out, arr.shape, arr.dtype)
     if out is not None and np.shares_memory(result, arr):
         arr = arr.copy()  # the first pass reads the old grid while writing the new one
     _native.diffusion_evolve_into(arr, result, steps, *scalars, tiling)
