@@ -22,6 +22,11 @@ class InvalidTypeError(HpkitError, TypeError):
     """An argument has the wrong type or dtype."""
 
 
+class CorruptDataError(HpkitError, ValueError):
+    """Serialised bytes are truncated, corrupted or of another kind/version (checked by a
+    CRC-32 and every field's bounds), so nothing was loaded."""
+
+
 class TooLargeError(HpkitError, MemoryError):
     """The result would not fit in this machine's memory."""
 
@@ -36,6 +41,7 @@ class HpkitOverflowError(HpkitError, OverflowError):
 
 
 __all__ = [
+    "CorruptDataError",
     "HpkitError",
     "HpkitOverflowError",
     "InvalidInputError",

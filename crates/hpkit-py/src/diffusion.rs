@@ -4,15 +4,13 @@
 //! here is re-checked only where a mistake could be unsafe (shapes, contiguity).
 
 use crate::errors::IntoPyResult;
-use crate::errors::InvalidInputError;
+use crate::errors::{InvalidInputError, InvalidTypeError};
 use crate::interrupt::run_interruptible;
 use hpkit_kernels::diffusion::{self, Blocking, Coefficients, Real, Shape};
 use hpkit_kernels::pool;
 use hpkit_kernels::simd::Simd;
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-
-pyo3::import_exception!(hpkit.errors, InvalidTypeError);
 
 fn typed<'a, 'py, T: Element>(
     array: &'a Bound<'py, PyAny>,

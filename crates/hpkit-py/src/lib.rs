@@ -14,6 +14,8 @@ mod kernels;
 mod machine;
 mod numeric;
 mod primes;
+mod sketch;
+mod text;
 
 use pyo3::prelude::*;
 
@@ -26,5 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     machine::register(m)?;
     numeric::register(m)?;
     primes::register(m)?;
+    sketch::register(m)?;
+    text::register(m)?;
     Ok(())
 }

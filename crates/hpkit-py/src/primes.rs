@@ -6,15 +6,13 @@
 //! `OverflowError`. Range ends may be exactly 2**64 (the end of the u64 range): the one
 //! number that excludes, 2**64 - 1, is composite, so the range is the same primes.
 
-use crate::errors::{IntoPyResult, InvalidInputError};
+use crate::errors::{IntoPyResult, InvalidInputError, InvalidTypeError};
 use crate::interrupt::run_interruptible;
 use hpkit_kernels::pool;
 use hpkit_kernels::primes;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
-
-pyo3::import_exception!(hpkit.errors, InvalidTypeError);
 
 /// `value` as a u64, with errors that say which argument was wrong and how.
 fn to_u64(value: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
