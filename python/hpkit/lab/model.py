@@ -174,6 +174,22 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Metric:
+    """A measured figure shown as its own column beside the times, for experiments whose
+    answer is a quantity to compare rather than only a time: memory, an estimate's
+    relative error, a false-positive rate, lookups per second.
+
+    ``value(params, output, best_s)`` reads it from a row's checked canonical output (and
+    the row's best time in seconds, ``None`` if untimed); ``None`` shows a dash. It is
+    computed outside the timed region, only for rows whose answer passed the check.
+    """
+
+    header: str
+    value: Callable[[Params, Any, float | None], float | None]
+    format: str = "{:.3g}"
+
+
+@dataclass(frozen=True)
 class Per:
     """Time per unit of work (per step, per item): the table adds a column with the best
     time divided by ``count(params)`` units, e.g. ``Per("step", lambda p: p["steps"])``."""
@@ -211,6 +227,8 @@ class Experiment:
     cases: Sequence[Case] = ()
     #: a "time per unit" column (see :class:`Per`)
     per: Per | None = None
+    #: measured figures shown as extra columns (see :class:`Metric`)
+    metrics: Sequence[Metric] = ()
     #: the expected output computed directly (untimed; ``canonical`` is applied), used as
     #: the oracle when the reference implementation gives none - e.g. skipped as too slow
     #: at these sizes; it may return ``None`` where it has no answer either

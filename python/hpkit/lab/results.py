@@ -32,6 +32,8 @@ class ImplResult:
     note: str = ""
     first_call_s: float | None = None
     timing: Timing | None = None
+    #: the experiment's :class:`~hpkit.lab.model.Metric` values by header (checked rows)
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,6 +163,7 @@ class ExperimentResult:
             "fraction_of_peak": self.fraction_of_peak(row),
             "workers": self.workers(row),
             "scaling": self.scaling(row),
+            "metrics": dict(row.metrics),
         }
 
 

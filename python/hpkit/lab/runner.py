@@ -122,7 +122,11 @@ def _run_one(
     """
 
     def row(
-        status: Status, detail: str, first_call_s: float | None = None, timing: Timing | None = None
+        status: Status,
+        detail: str,
+        first_call_s: float | None = None,
+        timing: Timing | None = None,
+        metrics: Mapping[str, float | None] | None = None,
     ) -> ImplResult:
         return ImplResult(
             implementation.name,
@@ -132,6 +136,7 @@ def _run_one(
             implementation.note,
             first_call_s,
             timing,
+            dict(metrics or {}),
         )
 
     reporter.phase(implementation, "setting up")
@@ -182,7 +187,22 @@ def _check_and_time(
         reporter.phase(implementation, f"timing {done}/{planned}")
 
     timing = measure(workload, policy, on_run)
-    return row(Status.OK, check.detail, first_call_s, timing), canonical
+    metrics = _metrics(experiment, params, canonical, timing.best)
+    return row(Status.OK, check.detail, first_call_s, timing, metrics), canonical
+
+
+def _metrics(
+    experiment: Experiment, params: Params, canonical: Any, best_s: float | None
+) -> dict[str, float | None]:
+    """The experiment's measured figures for one checked row; one that cannot be read
+    shows as a dash rather than failing the row."""
+    values: dict[str, float | None] = {}
+    for metric in experiment.metrics:
+        try:
+            values[metric.header] = metric.value(params, canonical, best_s)
+        except Exception:  # a figure that does not apply to this row
+            values[metric.header] = None
+    return values
 
 
 def _describe(error: BaseException) -> str:

@@ -96,6 +96,7 @@ def columns(result: ExperimentResult) -> list[Column]:
             heads.append(Column(limit.label))
     if _shows_scaling(result):
         heads += [Column("Workers"), Column("Scaling")]
+    heads += [Column(metric.header) for metric in result.experiment.metrics]
     return [*heads, Column("Check", numeric=False), Column("Notes", numeric=False)]
 
 
@@ -136,6 +137,9 @@ def _row(result: ExperimentResult, row: ImplResult) -> list[Cell]:
         workers, scaling = result.workers(row), result.scaling(row)
         cells.append(dash if workers is None else Cell(str(workers)))
         cells.append(dash if scaling is None else Cell(f"{scaling:.0%}"))
+    for metric in result.experiment.metrics:
+        value = row.metrics.get(metric.header)
+        cells.append(dash if value is None else Cell(metric.format.format(value)))
     style = _STATUS_STYLES[row.status]
     cells.append(Cell(str(row.status), style))
     cells.append(Cell(_notes_cell(row), "" if row.status is Status.OK else style))

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-MASK64 = (1 << 64) - 1
-GAMMA = 0x9E3779B97F4A7C15
+from hpkit.reference.splitmix import GAMMA, MASK64, splitmix64, splitmix64_output
+from hpkit.reference.splitmix import mix_numpy as _mix
+
 #: the low 32 bits of an output: a dart's y (its x is the high 32)
 MASK32 = (1 << 32) - 1
 #: the quarter circle's radius squared in units of 2**-32 per coordinate
@@ -89,26 +89,6 @@ def count_numpy_blocks(n: int, seed: int | None = 0, block: int = BLOCK) -> int:
     return inside
 
 
-def splitmix64_output(seed: int, k: int) -> int:
-    """Output ``k`` (0-based) of SplitMix64 seeded with ``seed``: ``mix(seed + (k+1)·γ)``.
-    The state is a Weyl sequence, so any output can be computed directly."""
-    z = (seed + (k + 1) * GAMMA) & MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-def splitmix64(seed: int) -> Iterator[int]:
-    """The sequential SplitMix64 stream of WORKLOADS.md (``s += γ``, then mix)."""
-    state = seed & MASK64
-    while True:
-        state = (state + GAMMA) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        yield z ^ (z >> 31)
-
-
 def dart_inside(z: int) -> bool:
     """Whether the dart made from output ``z`` lands in the quarter circle:
     ``x = a / 2**32``, ``y = b / 2**32`` with ``a`` the high and ``b`` the low 32 bits, so
@@ -153,12 +133,6 @@ def darts_inside_numpy(z: np.ndarray) -> np.ndarray:
     """:func:`dart_inside` for a uint64 array of outputs, in uint64 arithmetic."""
     a, b = z >> np.uint64(32), z & np.uint64(MASK32)
     return b * b <= np.uint64(MASK64) - a * a
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
 
 
 def worker_seeds(seed: int, workers: int) -> list[int]:
