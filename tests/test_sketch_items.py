@@ -105,3 +105,21 @@ def test_ints_hash_as_eight_little_endian_bytes():
     c = HyperLogLog(8)
     c.add_many([True, np.int64(-1), np.uint64(2**63)])
     assert c == a
+
+
+mmh3 = pytest.importorskip("mmh3")
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40)))
+def test_murmur3_is_bit_for_bit_mmh3(item: str | bytes) -> None:
+    # 32-bit: the book KMV keeps mmh3.hash(x) & (2**31 - 1)
+    kmv = KMV(16, hash="murmur3", variant="book")
+    kmv.add(item)
+    assert kmv.values().tolist() == [mmh3.hash(item) & 0x7FFFFFFF]
+    # 128-bit: the book Bloom filter indexes are (h1 + i*h2) mod m of mmh3.hash64
+    bf = BloomFilter(2048, hash="murmur3", variant="book")
+    h1, h2 = mmh3.hash64(item)
+    m = bf.num_bits
+    assert bf.indexes(item) == [(h1 + i * h2) % m for i in range(bf.num_hashes)]

@@ -17,6 +17,13 @@ from hypothesis import strategies as st
 from hpkit.errors import CorruptDataError, HpkitError, InvalidInputError
 from hpkit.text import TokenSet
 
+# build() keyword arguments: the default (compact, 16 keys a bucket), fst, tiny buckets.
+LAYOUTS = [
+    {},
+    {"layout": "fst"},
+    {"layout": "compact", "bucket_size": 1},
+    {"layout": "compact", "bucket_size": 3},
+]
 WORDS = ["banana", "apple", "cherry", "apple", "", "app", "café", "z", "😀", "Zebra", "éclair"]
 
 
@@ -63,6 +70,41 @@ def test_table(words, sorted_words):
     ts = TokenSet.build(words)
     assert list(ts) == sorted_words
     assert [ts.token(i) for i in range(len(ts))] == sorted_words
+
+
+@pytest.mark.parametrize("kwargs", LAYOUTS)
+def test_layouts_agree(kwargs):
+    ts = TokenSet.build(WORDS, **kwargs)
+    check_against_reference(ts, WORDS)
+    assert ts.layout == kwargs.get("layout", "compact")
+    expected_bucket = None if ts.layout == "fst" else kwargs.get("bucket_size", 16)
+    assert ts.bucket_size == expected_bucket
+    assert ts == TokenSet.build(WORDS, layout="fst")
+    back = TokenSet.from_bytes(ts.to_bytes())
+    assert back.layout == ts.layout and back.bucket_size == ts.bucket_size
+    assert ts.keys("app") == ["app", "apple"]
+    assert ts.contains_many(["apple", "ap", "😀"]).tolist() == [True, False, True]
+
+
+def test_compact_is_smaller():
+    from hpkit.reference import tokens
+
+    words = tokens.vocabulary()[:20_000]  # real English words (the FST wins on patterns)
+    compact, fst = TokenSet.build(words), TokenSet.build(words, layout="fst")
+    assert compact.layout == "compact" and fst.layout == "fst"
+    assert compact.nbytes < fst.nbytes
+    assert compact == fst and list(compact) == list(fst)
+
+
+def test_build_rejects_bad_layouts():
+    for kwargs in (
+        {"layout": "trie"},
+        {"layout": "compact", "bucket_size": 0},
+        {"layout": "compact", "bucket_size": 5000},
+        {"layout": "fst", "bucket_size": 16},
+    ):
+        with pytest.raises(InvalidInputError):
+            TokenSet.build(WORDS, **kwargs)
 
 
 def test_prefix_search_and_limit():
@@ -177,9 +219,10 @@ def test_nbytes_repr_eq():
 @given(
     words=st.lists(st.text(alphabet="ab\u00e9\U0001f600 Z", max_size=6), max_size=50),
     probes=st.lists(st.text(alphabet="ab\u00e9Z", max_size=4), max_size=20),
+    layout=st.sampled_from(LAYOUTS),
 )
-def test_property_against_sorted_list(words, probes):
-    ts = TokenSet.build(words)
+def test_property_against_sorted_list(words, probes, layout):
+    ts = TokenSet.build(words, **layout)
     ref = sorted(set(words))
     check_against_reference(ts, words)
     for p in probes:
@@ -244,7 +287,9 @@ def corruptions(data: bytes) -> list[tuple[str, bytes]]:
     cases = [(f"truncated to {n}", data[:n]) for n in (0, 1, 4, 31, 32, 40, len(data) - 1)]
     cases.append(("padded", data + b"\0"))
     cases.append(("bad magic", b"XXXX" + data[4:]))
-    cases.append(("version 2", data[:4] + (2).to_bytes(2, "little") + data[6:]))
+    cases.append(("version 1", data[:4] + (1).to_bytes(2, "little") + data[6:]))
+    cases.append(("version 3", data[:4] + (3).to_bytes(2, "little") + data[6:]))
+    cases.append(("layout 9", data[:6] + (9).to_bytes(2, "little") + data[8:]))
     for at in (6, 8, 16, 24, 28, 32, len(data) // 2, len(data) - 1):
         flipped = bytearray(data)
         flipped[at] ^= 0x10
@@ -252,22 +297,24 @@ def corruptions(data: bytes) -> list[tuple[str, bytes]]:
     return cases
 
 
-def test_corrupt_bytes_raise_corrupt_data_error():
-    data = TokenSet.build(WORDS).to_bytes()
+@pytest.mark.parametrize("kwargs", LAYOUTS)
+def test_corrupt_bytes_raise_corrupt_data_error(kwargs):
+    data = TokenSet.build(WORDS, **kwargs).to_bytes()
     for name, bad in corruptions(data):
         with pytest.raises(CorruptDataError) as info:
             TokenSet.from_bytes(bad)
         assert isinstance(info.value, ValueError) and isinstance(info.value, HpkitError), name
 
 
-def test_corrupt_files_raise_corrupt_data_error(tmp_path):
-    data = TokenSet.build(WORDS).to_bytes()
+@pytest.mark.parametrize("kwargs", LAYOUTS)
+def test_corrupt_files_raise_corrupt_data_error(tmp_path, kwargs):
+    data = TokenSet.build(WORDS, **kwargs).to_bytes()
     path = tmp_path / "bad.hpkt"
     for name, bad in corruptions(data):
         path.write_bytes(bad)
         with pytest.raises(CorruptDataError, match="bad.hpkt"):
             TokenSet.open(path)
-        if name.startswith(("truncated", "padded", "bad magic", "version")):
+        if name.startswith(("truncated", "padded", "bad magic", "version", "layout")):
             # the header checks hold without the checksum too
             with pytest.raises(CorruptDataError):
                 TokenSet.open(path, verify=False)

@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Iterable
-from typing import Any, ClassVar, NoReturn, final
+from typing import Any, ClassVar, Literal, NoReturn, final
 
 import numpy as np
 import numpy.typing as npt
@@ -88,7 +88,13 @@ def ffi_add(a: int, b: int) -> int: ...
 class TokenSet:
     __hash__: ClassVar[None]  # type: ignore[assignment]
     @classmethod
-    def build(cls, tokens: Iterable[str]) -> TokenSet: ...
+    def build(
+        cls,
+        tokens: Iterable[str],
+        *,
+        layout: Literal["fst", "compact"] = "compact",
+        bucket_size: int | None = None,
+    ) -> TokenSet: ...
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, verify: bool = True) -> TokenSet: ...
     @classmethod
@@ -98,6 +104,10 @@ class TokenSet:
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def layout(self) -> Literal["fst", "compact"]: ...
+    @property
+    def bucket_size(self) -> int | None: ...
     @property
     def mapped(self) -> bool: ...
     def __len__(self) -> int: ...

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -58,10 +58,13 @@ def _builders() -> dict[str, Callable[[list[str]], tuple[Any, Callable[[Any], in
 
         return marisa_trie.Trie(keys), lambda t: len(t.tobytes())
 
-    def tokenset_build(keys: list[str]) -> tuple[Any, Callable[[Any], int | None]]:
-        from hpkit.text import TokenSet
+    def tokenset_build(layout: Literal["fst", "compact"]) -> Callable[[list[str]], tuple[Any, Any]]:
+        def build(keys: list[str]) -> tuple[Any, Callable[[Any], int | None]]:
+            from hpkit.text import TokenSet
 
-        return TokenSet.build(keys), lambda t: int(t.nbytes)
+            return TokenSet.build(keys, layout=layout), lambda t: int(t.nbytes)
+
+        return build
 
     return {
         "list": lambda keys: (keys, deep_size),
@@ -70,13 +73,19 @@ def _builders() -> dict[str, Callable[[list[str]], tuple[Any, Callable[[Any], in
         "sorted-list": lambda keys: (sorted(keys), deep_size),
         "dawg": dawg_build,
         "marisa": marisa_build,
-        "tokenset": tokenset_build,
+        "tokenset": tokenset_build("fst"),
+        "tokenset-compact": tokenset_build("compact"),
     }
 
 
 def _imports(structure: str) -> None:
     """Import the structure's module before the baseline, so it is not counted."""
-    modules = {"dawg": "dawg", "marisa": "marisa_trie", "tokenset": "hpkit.text"}
+    modules = {
+        "dawg": "dawg",
+        "marisa": "marisa_trie",
+        "tokenset": "hpkit.text",
+        "tokenset-compact": "hpkit.text",
+    }
     if structure in modules:
         __import__(modules[structure])
 

@@ -36,7 +36,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -342,12 +342,19 @@ def _marisa(keys: list[str]) -> Any:
     return marisa_trie.Trie(keys)
 
 
-def _token_set(keys: list[str]) -> Any:
-    try:
-        from hpkit.text import TokenSet
-    except ImportError as error:
-        raise Skip(f"hpkit.text.TokenSet is not available: {_first(error)}") from None
-    return TokenSet.build(keys)
+def _token_set_layout(layout: Literal["fst", "compact"]) -> Callable[[list[str]], Any]:
+    def build(keys: list[str]) -> Any:
+        try:
+            from hpkit.text import TokenSet
+        except ImportError as error:
+            raise Skip(f"hpkit.text.TokenSet is not available: {_first(error)}") from None
+        return TokenSet.build(keys, layout=layout)
+
+    return build
+
+
+_token_set = _token_set_layout("fst")
+_token_set_compact = _token_set_layout("compact")
 
 
 def _stores_validate(params: Params, got: Stored, oracle: object) -> Check:
@@ -376,8 +383,11 @@ def _store_rows() -> tuple[Implementation, ...]:
                    "sorted(keys)", lookup=_sorted_contains),
         _store_row("DAWG (dawg2)", Kind.PEER, "dawg", _dawg, "dawg.DAWG(keys), C++"),
         _store_row("marisa-trie", Kind.PEER, "marisa", _marisa, "marisa_trie.Trie(keys), C++"),
-        _store_row("hpkit TokenSet", Kind.HPKIT, "tokenset", _token_set,
-                   "TokenSet.build(keys): Rust FST"),
+        _store_row("hpkit TokenSet, layout='fst'", Kind.HPKIT, "tokenset", _token_set,
+                   "TokenSet.build(keys, layout='fst'): Rust FST"),
+        _store_row("hpkit TokenSet (compact)", Kind.HPKIT, "tokenset-compact",
+                   _token_set_compact,
+                   "TokenSet.build(keys): front-coded, Huffman-coded buckets of 16"),
     )  # fmt: skip
 
 
@@ -493,11 +503,19 @@ LOOKUPS = Experiment(
         ),
         _lookup_row("DAWG (dawg2)", Kind.PEER, _dawg, "tok in d"),
         _lookup_row("marisa-trie", Kind.PEER, _marisa, "tok in t"),
-        _lookup_row("hpkit TokenSet", Kind.HPKIT, _token_set, "tok in ts"),
+        _lookup_row("hpkit TokenSet, layout='fst'", Kind.HPKIT, _token_set, "tok in ts"),
         _lookup_row(
-            "hpkit TokenSet.contains_many",
+            "hpkit TokenSet fst, contains_many",
             Kind.HPKIT,
             _token_set,
+            "one call for the whole sample",
+            batch=True,
+        ),
+        _lookup_row("hpkit TokenSet (compact)", Kind.HPKIT, _token_set_compact, "tok in ts"),
+        _lookup_row(
+            "hpkit TokenSet (compact), contains_many",
+            Kind.HPKIT,
+            _token_set_compact,
             "one call for the whole sample",
             batch=True,
         ),

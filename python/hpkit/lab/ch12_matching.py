@@ -88,9 +88,29 @@ class Found:
     semantics: str
 
 
-def _canonical(params: Params, output: object) -> Found:
-    assert isinstance(output, Found)
+#: turns a tool's raw output into (start, end, pattern index) rows, after the timing
+Convert = Callable[[Params, Any], Any]
+
+
+def _as_is(params: Params, output: Any) -> Any:
     return output
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A timed call's output as the tool returned it; only the tool's own call is timed,
+    the conversion to comparable triples happens in ``_canonical``, untimed."""
+
+    output: Any
+    semantics: str
+    convert: Convert
+
+
+def _canonical(params: Params, output: object) -> Found:
+    if isinstance(output, Found):
+        return output
+    assert isinstance(output, Raw)
+    return Found(_triples(output.convert(params, output.output)), output.semantics)
 
 
 def _validate(params: Params, got: Found, oracle: Found | None) -> Check:
@@ -135,14 +155,20 @@ METRICS = (
 
 
 def _row(
-    name: str, kind: Kind, semantics: str, run: Callable[[list[str], str], Any], note: str
+    name: str,
+    kind: Kind,
+    semantics: str,
+    run: Callable[[list[str], str], Any],
+    note: str,
+    convert: Convert = _as_is,
 ) -> Implementation:
-    """``run(patterns, text)`` prepares (untimed) and returns the timed call."""
+    """``run(patterns, text)`` prepares (untimed) and returns the timed call; ``convert``
+    turns its output into triples afterwards (untimed)."""
 
     def setup(params: Params) -> Workload:
         patterns, text = _inputs(params)
         call = run(patterns, text)
-        return lambda: Found(_triples(call()), semantics)
+        return lambda: Raw(call(), semantics, convert)
 
     return Implementation(name, kind, setup, note)
 
@@ -179,10 +205,9 @@ def _hpkit(kind: str) -> Callable[[list[str], str], Any]:
     return prepare
 
 
-def _hpkit_chunks(patterns: list[str], text: str) -> Callable[[], Any]:
-    """``find_iter_many`` over ~1 MiB pieces split at spaces (no pattern has a space, so
-    no match is lost), offsets shifted back."""
-    matcher = _hpkit_matcher("standard")(patterns)
+def _pieces(text: str) -> tuple[list[str], list[int]]:
+    """~1 MiB pieces of ``text`` split at spaces (no pattern has a space, so no match is
+    lost) and where each starts."""
     pieces, starts, position = [], [], 0
     while position < len(text):
         cut = text.find(" ", position + (1 << 20))
@@ -190,17 +215,25 @@ def _hpkit_chunks(patterns: list[str], text: str) -> Callable[[], Any]:
         pieces.append(text[position:end])
         starts.append(position)
         position = end
-    shifts = np.array(starts, dtype=np.int64)
+    return pieces, starts
 
-    def run() -> Any:
-        parts = []
-        for shift, found in zip(shifts, matcher.find_iter_many(pieces), strict=True):
-            array = np.asarray(found, dtype=np.int64).reshape(-1, 3)
-            array[:, :2] += shift
-            parts.append(array)
-        return np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
 
-    return run
+def _hpkit_chunks(patterns: list[str], text: str) -> Callable[[], Any]:
+    """``find_iter_many`` over the pieces of :func:`_pieces`."""
+    matcher = _hpkit_matcher("standard")(patterns)
+    pieces, _ = _pieces(text)
+    return lambda: matcher.find_iter_many(pieces)
+
+
+def _shift_pieces(params: Params, found: Any) -> Any:
+    """Offsets of ``find_iter_many`` over the pieces back to offsets in the whole text."""
+    _, starts = _pieces(_inputs(params)[1])
+    parts = []
+    for shift, matches in zip(starts, found, strict=True):
+        array = np.asarray(matches, dtype=np.int64).reshape(-1, 3)
+        array[:, :2] += shift
+        parts.append(array)
+    return np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
 
 
 def _pyahocorasick(patterns: list[str], text: str) -> Callable[[], Any]:
@@ -209,11 +242,12 @@ def _pyahocorasick(patterns: list[str], text: str) -> Callable[[], Any]:
     for pattern, i in _first_index(patterns).items():
         automaton.add_word(pattern, (i, len(pattern)))
     automaton.make_automaton()
+    return lambda: list(automaton.iter(text))
 
-    def run() -> list[tuple[int, int, int]]:
-        return [(end - n + 1, end + 1, i) for end, (i, n) in automaton.iter(text)]
 
-    return run
+def _from_pyahocorasick(params: Params, found: Any) -> Any:
+    """``(end_inclusive, (pattern index, length))`` -> ``(start, end, pattern index)``."""
+    return [(end - n + 1, end + 1, i) for end, (i, n) in found]
 
 
 def _ahocorasick_rs(kind: str) -> Callable[[list[str], str], Any]:
@@ -221,20 +255,20 @@ def _ahocorasick_rs(kind: str) -> Callable[[list[str], str], Any]:
         rs = require("ahocorasick_rs", install="ahocorasick-rs")
         if kind == "standard":
             searcher = rs.AhoCorasick(patterns)
-            find = functools.partial(searcher.find_matches_as_indexes, overlapping=True)
-        else:
-            searcher = rs.AhoCorasick(patterns, matchkind=rs.MatchKind.LeftmostLongest)
-            find = searcher.find_matches_as_indexes
-        first = _first_index(patterns)
-        remap = np.array([first[p] for p in patterns], dtype=np.int64)
-
-        def run() -> Any:
-            found = np.asarray(find(text), dtype=np.int64).reshape(-1, 3)
-            return np.column_stack((found[:, 1], found[:, 2], remap[found[:, 0]]))
-
-        return run
+            return lambda: searcher.find_matches_as_indexes(text, overlapping=True)
+        searcher = rs.AhoCorasick(patterns, matchkind=rs.MatchKind.LeftmostLongest)
+        return lambda: searcher.find_matches_as_indexes(text)
 
     return prepare
+
+
+def _from_ahocorasick_rs(params: Params, found: Any) -> Any:
+    """``(pattern index, start, end)`` -> ``(start, end, first index of that pattern)``."""
+    patterns, _ = _inputs(params)
+    first = _first_index(patterns)
+    remap = np.array([first[p] for p in patterns], dtype=np.int64)
+    array = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+    return np.column_stack((array[:, 1], array[:, 2], remap[array[:, 0]]))
 
 
 def _regex(patterns: list[str], text: str) -> Callable[[], Any]:
@@ -256,15 +290,16 @@ def _flashtext(patterns: list[str], text: str) -> Callable[[], Any]:
     for pattern, i in index.items():
         processor.add_keyword(pattern, str(i))
 
-    def run() -> list[tuple[int, int, int]]:
-        found = processor.extract_keywords(text, span_info=True)
-        return [(start, end, int(i)) for i, start, end in found]
+    return lambda: processor.extract_keywords(text, span_info=True)
 
-    return run
+
+def _from_flashtext(params: Params, found: Any) -> Any:
+    """``(pattern index as str, start, end)`` -> ``(start, end, pattern index)``."""
+    return [(start, end, int(i)) for i, start, end in found]
 
 
 def _flashtext_setup(params: Params) -> Workload:
-    return _row("flashtext", Kind.PEER, "tokens", _flashtext, "").setup(params)
+    return _row("flashtext", Kind.PEER, "tokens", _flashtext, "", _from_flashtext).setup(params)
 
 
 def _hpkit_tokens(patterns: list[str], text: str) -> Callable[[], Any]:
@@ -347,10 +382,11 @@ OVERLAPPING = _experiment(
         _row("hpkit Matcher", Kind.HPKIT, "overlapping", _hpkit("standard"),
              "match_kind='standard', find_iter"),
         _row("hpkit Matcher.find_iter_many", Kind.HPKIT, "overlapping", _hpkit_chunks,
-             "1 MiB pieces split at spaces, all threads"),
-        _row("pyahocorasick", Kind.PEER, "overlapping", _pyahocorasick, "Automaton.iter"),
+             "1 MiB pieces split at spaces, all threads", _shift_pieces),
+        _row("pyahocorasick", Kind.PEER, "overlapping", _pyahocorasick,
+             "list(Automaton.iter(text))", _from_pyahocorasick),
         _row("ahocorasick_rs", Kind.PEER, "overlapping", _ahocorasick_rs("standard"),
-             "find_matches_as_indexes(overlapping=True)"),
+             "find_matches_as_indexes(overlapping=True)", _from_ahocorasick_rs),
     ),
     "Every (position, pattern) pair, not word-bounded: what an Aho-Corasick automaton "
     "reports in its standard mode.",
@@ -367,7 +403,8 @@ LEFTMOST = _experiment(
         _row("hpkit Matcher leftmost-longest", Kind.HPKIT, "leftmost-longest",
              _hpkit("leftmost-longest"), "find_iter"),
         _row("ahocorasick_rs LeftmostLongest", Kind.PEER, "leftmost-longest",
-             _ahocorasick_rs("leftmost-longest"), "find_matches_as_indexes"),
+             _ahocorasick_rs("leftmost-longest"), "find_matches_as_indexes",
+             _from_ahocorasick_rs),
         _row("re alternation, longest first", Kind.REFERENCE, "leftmost-longest", _regex,
              "re.compile('|'.join(escaped patterns by length))"),
     ),
