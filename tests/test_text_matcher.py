@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import random
 import re
 
 import pytest
@@ -302,3 +303,14 @@ def _occurrences(text: str, pattern: str) -> list[int]:
         found.append(at)
         at = text.find(pattern, at + 1)
     return found
+
+
+@pytest.mark.parametrize("kind", ["standard", "leftmost-first", "leftmost-longest"])
+def test_long_text_streamed_search_equals_one_thread(kind):
+    # over 512 KiB, find_iter searches on a second thread while it builds the list
+    rng = random.Random(1)
+    text = "".join(rng.choice("abcé😀x ") for _ in range(700_000))
+    m = Matcher(["ab", "b", "abc", "é", "x😀", "bc"], match_kind=kind)
+    streamed = m.find_iter(text)
+    assert streamed == m.find_iter(text, threads=1)
+    assert len(streamed) > 100_000

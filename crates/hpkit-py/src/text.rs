@@ -641,6 +641,53 @@ fn found_list<'py>(
     )
 }
 
+/// Matches handed from the search thread to the list builder at a time.
+const STREAM_BATCH: usize = 1 << 14;
+
+/// ``find_iter``'s list for a long text: the search runs on a second thread and hands
+/// over batches of matches as it finds them (`find_batches`), while this thread, holding
+/// the GIL, turns each batch into tuples - the two halves of the work overlap. Ctrl-C is
+/// checked between batches.
+fn streamed_list<'py>(
+    py: Python<'py>,
+    inner: &CoreMatcher,
+    hay: &[u8],
+    overlapping: bool,
+    offsets: Offsets,
+    cache: &mut IntCache<'py>,
+) -> PyResult<Bound<'py, PyList>> {
+    let _pause = GcPause::new(py, GC_PAUSE_MIN)?;
+    let out = PyList::empty(py);
+    std::thread::scope(|scope| {
+        let (to_builder, batches) = std::sync::mpsc::sync_channel::<Vec<Found>>(8);
+        let search = scope.spawn(move || {
+            inner.find_batches(hay, overlapping, offsets, STREAM_BATCH, |batch| {
+                to_builder.send(batch).is_ok()
+            })
+        });
+        let built = (|| -> PyResult<()> {
+            for batch in batches.iter() {
+                for f in &batch {
+                    out.append((
+                        cache.offset(f.start),
+                        cache.offset(f.end),
+                        cache.pattern(f.pattern),
+                    ))?;
+                }
+                py.check_signals()?;
+            }
+            Ok(())
+        })();
+        drop(batches);
+        let searched = search.join().map_err(|_| {
+            pyo3::exceptions::PyRuntimeError::new_err("matcher search thread panicked")
+        })?;
+        built?;
+        searched.py()
+    })?;
+    Ok(out)
+}
+
 #[pymethods]
 impl Matcher {
     #[new]
@@ -688,8 +735,9 @@ impl Matcher {
 
     /// Every match as ``(start, end, pattern_index)``, in order of ``end``. ``overlapping``
     /// defaults to True for ``match_kind="standard"`` (every occurrence) and must be False
-    /// for the leftmost kinds. An overlapping search of a long text (over 512 KiB) is
-    /// split over ``threads`` (default: all cores).
+    /// for the leftmost kinds. For a long text (over 512 KiB) and ``threads`` other than
+    /// 1, the search runs on a second thread while this one builds the result list from
+    /// the matches found so far.
     #[pyo3(signature = (text, *, overlapping = None, threads = None))]
     fn find_iter<'py>(
         &self,
@@ -702,16 +750,17 @@ impl Matcher {
         let hay = self.haystack(text, "text")?;
         let overlapping = self.overlapping(overlapping);
         let (inner, offsets) = (&self.inner, self.offsets());
+        let mut cache = IntCache::new(py, inner.len());
+        if hay.len() >= SPLIT_MIN_BYTES && threads > 1 {
+            return streamed_list(py, inner, hay, overlapping, offsets, &mut cache);
+        }
         let found = if hay.len() < DETACH_MIN_BYTES {
             inner.find_all(hay, overlapping, offsets)
-        } else if hay.len() < SPLIT_MIN_BYTES || !overlapping {
-            py.detach(|| inner.find_all(hay, overlapping, offsets))
         } else {
-            py.detach(|| pool::install(threads, || inner.find_all(hay, overlapping, offsets)))
-                .py()?
+            py.detach(|| inner.find_all(hay, overlapping, offsets))
         }
         .py()?;
-        found_list(py, &found, &mut IntCache::new(py, inner.len()))
+        found_list(py, &found, &mut cache)
     }
 
     /// ``find_iter`` for each text, on every core (``threads``) with the GIL released.

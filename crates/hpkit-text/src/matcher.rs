@@ -263,37 +263,80 @@ impl Matcher {
     fn find_window(
         &self,
         hay: &[u8],
-        (from, lo, hi): (usize, usize, usize),
+        window: (usize, usize, usize),
         overlapping: bool,
         chars: bool,
     ) -> Result<Vec<Found>> {
+        let mut out = Vec::with_capacity((window.2 - window.0) / 4);
+        self.each_in_window(hay, window, overlapping, chars, |f| out.push(f))?;
+        Ok(out)
+    }
+
+    /// [`Matcher::find_window`], handing each match to `push` instead of collecting them.
+    fn each_in_window(
+        &self,
+        hay: &[u8],
+        (from, lo, hi): (usize, usize, usize),
+        overlapping: bool,
+        chars: bool,
+        mut push: impl FnMut(Found),
+    ) -> Result<()> {
         let window = &hay[from..hi];
-        let mut out = Vec::with_capacity(window.len() / 4);
         if !chars {
             self.for_each_match(window, overlapping, |start, end, pattern| {
                 if from + end > lo {
-                    out.push(Found {
+                    push(Found {
                         start: from + start,
                         end: from + end,
                         pattern,
                     })
                 }
-            })?;
+            })
         } else {
             let mut cursor = CharCursor::new(window);
             let base = count_chars(&hay[..from]);
             self.for_each_match(window, overlapping, |_, end, pattern| {
                 if from + end > lo {
                     let end = base + cursor.advance_to(end);
-                    out.push(Found {
+                    push(Found {
                         start: end - self.char_lens[pattern],
                         end,
                         pattern,
                     })
                 }
-            })?;
+            })
         }
-        Ok(out)
+    }
+
+    /// [`Matcher::find_all`] in one pass on this thread, handing the matches to `sink` in
+    /// order, in batches of `batch` (the last may be shorter), as they are found - so a
+    /// caller can turn early batches into Python objects while the search goes on.
+    /// Once `sink` returns `false` the search still finishes but nothing more is handed.
+    pub fn find_batches(
+        &self,
+        hay: &[u8],
+        overlapping: bool,
+        offsets: Offsets,
+        batch: usize,
+        mut sink: impl FnMut(Vec<Found>) -> bool,
+    ) -> Result<()> {
+        self.check_overlapping(overlapping)?;
+        let chars = offsets == Offsets::Chars && !hay.is_ascii();
+        let batch = batch.max(1);
+        let mut out = Vec::with_capacity(batch);
+        let mut open = true;
+        self.each_in_window(hay, (0, 0, hay.len()), overlapping, chars, |f| {
+            if open {
+                out.push(f);
+                if out.len() == batch {
+                    open = sink(std::mem::replace(&mut out, Vec::with_capacity(batch)));
+                }
+            }
+        })?;
+        if open && !out.is_empty() {
+            sink(out);
+        }
+        Ok(())
     }
 
     /// Every match in `hay`, in order of end position (then as the automaton reports
