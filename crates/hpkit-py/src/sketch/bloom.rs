@@ -54,6 +54,40 @@ fn lookup_many<H: Copy + Send + Sync + Default, T: Copy + Send + Sync + Default>
     Ok(out)
 }
 
+/// `add(x) -> bool`, `x in f` and `contains_many`: what both Bloom filter classes share
+/// (their inner structures have the same `insert_hash_check`/`contains_hash(es)`).
+macro_rules! membership_methods {
+    ($py_type:ident) => {
+        #[pymethods]
+        impl $py_type {
+            /// Add one item; True if it was probably present already (a scaling filter then
+            /// does not insert it).
+            fn add(&mut self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+                let h = items::with_item_bytes(item, |b| self.inner.hash_item(b))?;
+                Ok(self.inner.insert_hash_check(h))
+            }
+
+            fn __contains__(&self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+                let h = items::with_item_bytes(item, |b| self.inner.hash_item(b))?;
+                Ok(self.inner.contains_hash(h))
+            }
+
+            /// ``x in f`` for every item of a batch, as a numpy bool array.
+            fn contains_many<'py>(
+                &self,
+                py: Python<'py>,
+                items: &Bound<'py, PyAny>,
+            ) -> PyResult<Bound<'py, PyArray1<bool>>> {
+                let inner = &self.inner;
+                let out = lookup_many(py, inner.hasher(), items, |h, o| {
+                    inner.contains_hashes(h, o)
+                })?;
+                Ok(out.into_pyarray(py))
+            }
+        }
+    };
+}
+
 // ------------------------------------------------------------------------- BloomFilter
 
 /// A Bloom filter: ``x in f`` is never False for an added item and True for a
@@ -70,7 +104,8 @@ pub struct PyBloomFilter {
     inner: hpkit_sketch::BloomFilter,
 }
 
-super::persist_methods!(PyBloomFilter);
+super::sketch_methods!(PyBloomFilter);
+membership_methods!(PyBloomFilter);
 super::merge_methods!(PyBloomFilter);
 
 #[pymethods]
@@ -87,45 +122,6 @@ impl PyBloomFilter {
         )
         .py()?;
         Ok(PyBloomFilter { inner })
-    }
-
-    /// Add every item of `items`: a list, tuple or iterable of str/bytes/int, or a numpy
-    /// integer, bytes (``S``) or str (``U``) array (hashed without the GIL).
-    fn add_many(&mut self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<()> {
-        let hasher = self.inner.hasher();
-        items::pipelined(py, hasher, items, &mut self.inner, |f, h| {
-            f.insert_hashes(h)
-        })
-    }
-
-    /// The hash function: ``"xxh3"`` or ``"murmur3"``.
-    #[getter]
-    fn hash(&self) -> &'static str {
-        self.inner.hash_kind().name()
-    }
-
-    /// Add one item; True if it was probably present already.
-    fn add(&mut self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let h = items::with_item_bytes(item, |b| self.inner.hash_item(b))?;
-        Ok(self.inner.insert_hash_check(h))
-    }
-
-    fn __contains__(&self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let h = items::with_item_bytes(item, |b| self.inner.hash_item(b))?;
-        Ok(self.inner.contains_hash(h))
-    }
-
-    /// ``x in f`` for every item of a batch, as a numpy bool array.
-    fn contains_many<'py>(
-        &self,
-        py: Python<'py>,
-        items: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let inner = &self.inner;
-        let out = lookup_many(py, inner.hasher(), items, |h, o| {
-            inner.contains_hashes(h, o)
-        })?;
-        Ok(out.into_pyarray(py))
     }
 
     /// The item's ``num_hashes`` bit positions, in probe order (default: one bit in each
@@ -240,7 +236,8 @@ pub struct PyScalingBloomFilter {
     inner: hpkit_sketch::ScalingBloomFilter,
 }
 
-super::persist_methods!(PyScalingBloomFilter);
+super::sketch_methods!(PyScalingBloomFilter);
+membership_methods!(PyScalingBloomFilter);
 
 #[pymethods]
 impl PyScalingBloomFilter {
@@ -256,45 +253,6 @@ impl PyScalingBloomFilter {
         )
         .py()?;
         Ok(PyScalingBloomFilter { inner })
-    }
-
-    /// Add every item of `items`: a list, tuple or iterable of str/bytes/int, or a numpy
-    /// integer, bytes (``S``) or str (``U``) array (hashed without the GIL).
-    fn add_many(&mut self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<()> {
-        let hasher = self.inner.hasher();
-        items::pipelined(py, hasher, items, &mut self.inner, |f, h| {
-            f.insert_hashes(h)
-        })
-    }
-
-    /// The hash function: ``"xxh3"`` or ``"murmur3"``.
-    #[getter]
-    fn hash(&self) -> &'static str {
-        self.inner.hash_kind().name()
-    }
-
-    /// Add one item; True if it was probably present already (then it is not inserted).
-    fn add(&mut self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let h = items::with_item_bytes(item, |b| self.inner.hash_item(b))?;
-        Ok(self.inner.insert_hash_check(h))
-    }
-
-    fn __contains__(&self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let h = items::with_item_bytes(item, |b| self.inner.hash_item(b))?;
-        Ok(self.inner.contains_hash(h))
-    }
-
-    /// ``x in f`` for every item of a batch, as a numpy bool array.
-    fn contains_many<'py>(
-        &self,
-        py: Python<'py>,
-        items: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let inner = &self.inner;
-        let out = lookup_many(py, inner.hasher(), items, |h, o| {
-            inner.contains_hashes(h, o)
-        })?;
-        Ok(out.into_pyarray(py))
     }
 
     /// Estimated number of distinct items added (default: items inserted; book: the sum
