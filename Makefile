@@ -38,12 +38,13 @@ test: build test-rust test-python
 
 bench: build peers
 	$(VENV)/bin/hpkit lab all --report lab-report --json lab-report/results.json
+	$(PY) benches/bloom_vs_rbloom.py
 
 lint: build
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest hpkit._native --ignore-missing-stub
 
