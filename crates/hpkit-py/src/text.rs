@@ -121,6 +121,36 @@ pub struct TokenSet {
     inner: CoreSet,
 }
 
+impl TokenSet {
+    /// `lookup` over a batch of str: long batches without the GIL on `threads`; items
+    /// that cannot be UTF-8 (lone surrogates) are never in the set and get `absent`.
+    fn lookup_many<T: Copy + Send>(
+        &self,
+        py: Python<'_>,
+        tokens: &Bound<'_, PyAny>,
+        threads: Option<i64>,
+        lookup: fn(&CoreSet, &[&[u8]]) -> Vec<T>,
+        absent: T,
+    ) -> PyResult<Vec<T>> {
+        not_a_single_string(tokens, "tokens")?;
+        let threads = self::threads(threads)?;
+        let items = items(tokens)?;
+        let mut unencodable = Vec::new();
+        let keys = str_keys(&items, &mut unencodable)?;
+        let inner = &self.inner;
+        let mut out = if keys.len() < PARALLEL_MIN {
+            lookup(inner, &keys)
+        } else {
+            py.detach(|| pool::install(threads, || lookup(inner, &keys)))
+                .py()?
+        };
+        for i in unencodable {
+            out[i] = absent;
+        }
+        Ok(out)
+    }
+}
+
 #[pymethods]
 impl TokenSet {
     /// Build a set from an iterable of str (any order, duplicates allowed).
@@ -281,21 +311,7 @@ impl TokenSet {
         tokens: &Bound<'py, PyAny>,
         threads: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        not_a_single_string(tokens, "tokens")?;
-        let threads = self::threads(threads)?;
-        let items = items(tokens)?;
-        let mut unencodable = Vec::new();
-        let keys = str_keys(&items, &mut unencodable)?;
-        let inner = &self.inner;
-        let mut flags = if keys.len() < PARALLEL_MIN {
-            inner.contains_many(&keys)
-        } else {
-            py.detach(|| pool::install(threads, || inner.contains_many(&keys)))
-                .py()?
-        };
-        for i in unencodable {
-            flags[i] = false;
-        }
+        let flags = self.lookup_many(py, tokens, threads, CoreSet::contains_many, false)?;
         Ok(flags.into_pyarray(py))
     }
 
@@ -307,21 +323,7 @@ impl TokenSet {
         tokens: &Bound<'py, PyAny>,
         threads: Option<i64>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        not_a_single_string(tokens, "tokens")?;
-        let threads = self::threads(threads)?;
-        let items = items(tokens)?;
-        let mut unencodable = Vec::new();
-        let keys = str_keys(&items, &mut unencodable)?;
-        let inner = &self.inner;
-        let mut ids = if keys.len() < PARALLEL_MIN {
-            inner.index_many(&keys)
-        } else {
-            py.detach(|| pool::install(threads, || inner.index_many(&keys)))
-                .py()?
-        };
-        for i in unencodable {
-            ids[i] = -1;
-        }
+        let ids = self.lookup_many(py, tokens, threads, CoreSet::index_many, -1)?;
         Ok(ids.into_pyarray(py))
     }
 

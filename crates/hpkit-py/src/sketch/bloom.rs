@@ -138,13 +138,7 @@ impl PyBloomFilter {
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        let e = self.inner.estimate();
-        if !e.is_finite() {
-            return Err(pyo3::exceptions::PyOverflowError::new_err(
-                "every bit is set: the count estimate is infinite",
-            ));
-        }
-        Ok(e.round() as usize)
+        super::rounded_len(self.inner.estimate())
     }
 
     /// The false-positive rate a never-added item sees now: default, exactly the mean over
@@ -262,13 +256,7 @@ impl PyScalingBloomFilter {
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        let e = self.inner.estimate();
-        if !e.is_finite() {
-            return Err(pyo3::exceptions::PyOverflowError::new_err(
-                "the count estimate is infinite",
-            ));
-        }
-        Ok(e.round() as usize)
+        super::rounded_len(self.inner.estimate())
     }
 
     /// An estimate of the false-positive rate now, from each filter's fill.

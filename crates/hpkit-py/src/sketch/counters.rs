@@ -1,7 +1,7 @@
 //! `MorrisCounter`, `KMV` and `LogLog`: thin wrappers over `hpkit_sketch`; extraction and
 //! validation here, the algorithms in the core crate.
 
-use super::items;
+use super::{items, rounded_len};
 use crate::errors::{IntoPyResult, InvalidInputError, InvalidTypeError};
 use hpkit_sketch::{HashKind, Sketch, Variant};
 use numpy::{IntoPyArray, PyArray1};
@@ -11,17 +11,6 @@ use pyo3::types::{PyBytes, PyInt};
 /// Book-variant `increment(n)` draws once per event; this many per GIL release, so
 /// Ctrl-C is answered within a few milliseconds.
 const BOOK_CHUNK: u64 = 1 << 20;
-
-/// `round(estimate)` for `len()`, refusing what a Python length cannot hold.
-fn rounded_len(estimate: f64) -> PyResult<usize> {
-    let r = estimate.round();
-    if !(r.is_finite() && r >= 0.0 && r <= isize::MAX as f64) {
-        return Err(pyo3::exceptions::PyOverflowError::new_err(format!(
-            "the estimate {estimate} does not fit a Python length; use estimate()"
-        )));
-    }
-    Ok(r as usize)
-}
 
 // ----------------------------------------------------------------------- MorrisCounter
 

@@ -61,8 +61,8 @@ impl PyHyperLogLog {
     }
 
     /// The estimate rounded to an int.
-    fn __len__(&self) -> usize {
-        self.inner.estimate().round() as usize
+    fn __len__(&self) -> PyResult<usize> {
+        super::rounded_len(self.inner.estimate())
     }
 
     /// The precision: ``2**p`` registers.

@@ -182,6 +182,18 @@ pub(crate) use sketch_methods;
 
 use pyo3::prelude::*;
 
+/// `round(estimate)` for a sketch's `len()`, refusing what a Python length cannot hold
+/// (an infinite estimate, e.g. a Bloom filter with every bit set).
+pub fn rounded_len(estimate: f64) -> PyResult<usize> {
+    let r = estimate.round();
+    if !(r.is_finite() && r >= 0.0 && r <= isize::MAX as f64) {
+        return Err(pyo3::exceptions::PyOverflowError::new_err(format!(
+            "the estimate {estimate} does not fit a Python length; use estimate()"
+        )));
+    }
+    Ok(r as usize)
+}
+
 /// Register every sketch class on `hpkit._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bloom::register(m)?;
