@@ -6,8 +6,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# apt-get needs root: sudo when we are not root and sudo exists
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo)
 
-.PHONY: venv build peers lab test test-rust test-python bench lint clean
+.PHONY: venv build peers browser lab test test-rust test-python bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +33,13 @@ lab: build peers
 test-rust:
 	cargo test --workspace --release
 
-test-python: build
+# The profiler's HTML page is opened in headless Chromium by the tests (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+		|| echo "chromium did not install: the HTML tests will be skipped"
+
+test-python: build browser
 	$(PY) -m pytest -q
 
 test: build test-rust test-python

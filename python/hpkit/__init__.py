@@ -5,6 +5,8 @@
 * :mod:`hpkit.sketch` - compact, mergeable, picklable probabilistic data structures
   (Morris, KMV, LogLog, HyperLogLog, Bloom, scalable Bloom, Count-Min).
 * :mod:`hpkit.text` - a compact, memory-mapped token set and multi-pattern matching.
+* :mod:`hpkit.profile` - a low-overhead profiler: sampling, exact line counts, memory
+  (``hpkit profile script.py``; ``%load_ext hpkit`` in IPython).
 * :mod:`hpkit.reference` - the book's pure-Python and numpy versions, the oracles.
 * :mod:`hpkit.machine` - what this machine is and its measured limits.
 * :mod:`hpkit.lab` - every chapter's experiment, reproduced and timed (``hpkit lab``).
@@ -24,6 +26,14 @@ from hpkit.errors import (
     UnsupportedError,
 )
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext hpkit``: the ``%hprun``, ``%%hprun`` and ``%hlprun`` magics."""
+    from hpkit.profile._magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "CorruptDataError",
     "HpkitError",
@@ -34,6 +44,7 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "kernels",
+    "load_ipython_extension",
     "sketch",
     "text",
 ]

@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension ``hpkit._native`` (checked by stubtest)."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal, NoReturn, final
 
 import numpy as np
@@ -461,3 +461,27 @@ class CountMinSketch:
     def nbytes(self) -> int: ...
 
 # --- end hpkit.sketch: BloomFilter, ScalingBloomFilter, CountMinSketch ---
+
+# --- hpkit.profile --- (crates/hpkit-py/src/profile.rs)
+MAX_RATE_HZ: float
+
+@final
+class Collector:
+    def __new__(
+        cls,
+        *,
+        rate_hz: float = 100.0,
+        timeline_hz: float = 0.0,
+        memory_sample_bytes: int = 0,
+        call_opcodes: Sequence[int] = ...,
+        signal: int = 0,
+    ) -> Collector: ...
+    def start(self) -> None: ...
+    def stop(self) -> dict[str, Any]: ...
+    def after_fork_child(self) -> None: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def elapsed(self) -> float: ...
+
+def sample_signal_handler(_signum: int = 0, _frame: object | None = None) -> None: ...

@@ -30,12 +30,16 @@ from hpkit import __version__, lab
 from hpkit.errors import HpkitError
 from hpkit.lab import host, runner, tables
 from hpkit.lab.report import write_report
+from hpkit.profile._cli import profile_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hpkit")
 def main() -> None:
     """hpkit: High Performance Python as a toolkit, with a Rust core."""
+
+
+main.add_command(profile_command)
 
 
 def _console(*, stderr: bool = False) -> Console:

@@ -35,6 +35,11 @@ class UnsupportedError(HpkitError, ValueError):
     """The request needs something this machine lacks (e.g. a SIMD instruction set)."""
 
 
+class BusyError(HpkitError, RuntimeError):
+    """The resource is in use: e.g. a profiling session is already running in this
+    process (sampling and allocator hooks are process-wide)."""
+
+
 class HpkitOverflowError(HpkitError, OverflowError):
     """An exact integer result is larger than the kernel can carry (e.g. a sum of squares
     beyond 2**128 - 1); hpkit raises rather than wrap around as numpy's int64 does."""
@@ -43,6 +48,7 @@ class HpkitOverflowError(HpkitError, OverflowError):
 __all__ = [
     "CorruptDataError",
     "HpkitError",
+    "BusyError",
     "HpkitOverflowError",
     "InvalidInputError",
     "InvalidTypeError",

@@ -14,6 +14,7 @@ pyo3::import_exception!(hpkit.errors, CorruptDataError);
 pyo3::import_exception!(hpkit.errors, InvalidTypeError);
 pyo3::import_exception!(hpkit.errors, UnsupportedError);
 pyo3::import_exception!(hpkit.errors, HpkitOverflowError);
+pyo3::import_exception!(hpkit.errors, BusyError);
 
 pub fn kernel_error(e: KernelError) -> PyErr {
     match e {

@@ -14,6 +14,7 @@ mod kernels;
 mod machine;
 mod numeric;
 mod primes;
+mod profile;
 mod sketch;
 mod text;
 
@@ -28,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     machine::register(m)?;
     numeric::register(m)?;
     primes::register(m)?;
+    profile::register(m)?;
     sketch::register(m)?;
     text::register(m)?;
     Ok(())
