@@ -130,12 +130,14 @@ def test_native_time_is_separate(tmp_path: Path) -> None:
         tmp_path,
         "native.py",
         """
+import random
 import time
-data = list(range(2_000_000, 0, -1))
+data = [random.Random(1).random() for _ in range(300_000)]
 
 def sort_a_lot():
-    for _ in range(6):
-        sorted(data)  # one long C call holding the GIL
+    for _ in range(3):
+        data.sort()  # a long C call holding the GIL (random floats: ~0.1 s)
+        random.Random(2).shuffle(data)  # Python code (random.py)
 
 def sleep_a_bit():
     time.sleep(0.3)

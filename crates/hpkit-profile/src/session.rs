@@ -610,11 +610,15 @@ unsafe fn take_sample(
                 known.push(tid);
             }
         }
+        // The main thread, sampled from its signal handler: its innermost line is where
+        // the signal found it, and so is whether it was inside a call (into C, numpy,
+        // the OS: native time) - the handler itself only runs between bytecodes.
+        let mut signalled_in_call = None;
         if let (Some(top), true) = (&top, tstate == current && on_current) {
-            // The main thread: its innermost line is where the signal found it.
             let code = data.frames.code(top.frame);
             if let Some(offset) = position::recorded_offset(code) {
-                if data.frames.opcode_at(top.frame, offset).is_some() {
+                if let Some(op) = data.frames.opcode_at(top.frame, offset) {
+                    signalled_in_call = Some(data.is_call[op as usize]);
                     let line = ffi::PyCode_Addr2Line(code.cast(), offset);
                     if let (true, Some(leaf)) = (line > 0, stack.last_mut()) {
                         leaf.1 = line;
@@ -628,10 +632,13 @@ unsafe fn take_sample(
                 .opcode_at(top.frame, top.lasti)
                 .is_some_and(|op| data.is_call[op as usize]);
             let state = if tstate == current {
-                if late && in_call {
-                    STATE_NATIVE
-                } else {
-                    STATE_PYTHON
+                match signalled_in_call {
+                    Some(true) => STATE_NATIVE,
+                    Some(false) => STATE_PYTHON,
+                    // No recorded position: a handler delayed by over 1 ms of CPU while
+                    // the frame sits on a call spent that time in the call.
+                    None if late && in_call => STATE_NATIVE,
+                    None => STATE_PYTHON,
                 }
             } else {
                 let running = match pre_states

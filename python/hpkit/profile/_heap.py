@@ -270,12 +270,17 @@ class HeapRecorder:
     """Take a heap snapshot every ``every_s`` seconds in a daemon thread (the first at
     :meth:`start`), keeping the ``top`` largest types of each as a :class:`HeapRecord`
     with ``t`` in seconds since the start. The thread never keeps the process alive;
-    :meth:`stop` ends it and returns the records."""
+    :meth:`stop` ends it and returns the records. A long run keeps at most
+    :attr:`MAX_RECORDS`: when full, every other record is dropped and the interval
+    doubles, so the history stays evenly spread and bounded."""
+
+    MAX_RECORDS = 512
 
     def __init__(self, every_s: float, *, top: int = 30) -> None:
         if not every_s > 0:
             raise InvalidInputError(f"every_s must be > 0, got {every_s}")
         self.every_s = float(every_s)
+        self._interval = self.every_s
         self.top = top
         self.records: list[HeapRecord] = []
         self.error: BaseException | None = None
@@ -305,7 +310,10 @@ class HeapRecorder:
                 snapshot = heap(limit=self.top)
                 self.records.append(HeapRecord(snapshot.t - self._t0, snapshot.rows))
                 _disown(snapshot)
-                if self._stop.wait(self.every_s):
+                if len(self.records) >= self.MAX_RECORDS:
+                    del self.records[1::2]
+                    self._interval *= 2
+                if self._stop.wait(self._interval):
                     return
         except BaseException as exc:  # noqa: BLE001 - reported by stop(), never lost
             self.error = exc
