@@ -80,7 +80,10 @@ impl FrameTable {
 
     /// The code object of frame `id` (null for the `<truncated>` marker).
     pub fn code(&self, id: u32) -> *mut ffi::PyObject {
-        self.codes.get(id as usize).copied().unwrap_or(std::ptr::null_mut())
+        self.codes
+            .get(id as usize)
+            .copied()
+            .unwrap_or(std::ptr::null_mut())
     }
 
     /// The opcode at byte offset `lasti` of frame `id`'s (unspecialised) bytecode.

@@ -146,7 +146,9 @@ unsafe fn record() {
     let main = MAIN_TSTATE.load(Ordering::Acquire);
     // The interrupted thread is the main thread; only when it holds the GIL is its
     // current frame the one running bytecode.
-    if ffi::PyGILState_GetThisThreadState() != main || ffi::compat::PyThreadState_GetUnchecked() != main {
+    if ffi::PyGILState_GetThisThreadState() != main
+        || ffi::compat::PyThreadState_GetUnchecked() != main
+    {
         LAST_CODE.store(0, Ordering::Release);
         return;
     }
@@ -174,5 +176,7 @@ pub fn recorded_offset(code: *mut ffi::PyObject) -> Option<i32> {
     if recorded == 0 || recorded != code as usize {
         return None;
     }
-    i32::try_from(LAST_OFFSET.load(Ordering::Relaxed)).ok().filter(|&o| o >= 0)
+    i32::try_from(LAST_OFFSET.load(Ordering::Relaxed))
+        .ok()
+        .filter(|&o| o >= 0)
 }

@@ -221,8 +221,12 @@ impl Session {
             return;
         }
         // SAFETY: GIL held (the token); the tstate is this thread's own.
-        let calibrated =
-            unsafe { position::calibrate(ffi::PyThreadState_Get(), py.version_info() >= (3, 11) && py.version_info() < (3, 12)) };
+        let calibrated = unsafe {
+            position::calibrate(
+                ffi::PyThreadState_Get(),
+                py.version_info() >= (3, 11) && py.version_info() < (3, 12),
+            )
+        };
         if calibrated {
             position::chain_handler(self.options.signal);
         }
