@@ -127,7 +127,9 @@ def test_wrong_sum_fails_untimed() -> None:
 
 def _outcome(hits: dict[int, int] | None, exact_hits: bool = True) -> profile.Outcome:
     run = profile.Run(0.001, 3_098, 10, 0.1)
-    measured = profile.Measured("hpkit lines", 10, (run,), (run,), profile.Reading(hits=hits))
+    measured = profile.Measured(
+        "hpkit lines", 10, runs=(run,), baseline=(run,), reading=profile.Reading(hits=hits)
+    )
     return profile.Outcome(measured, None, exact_hits)
 
 

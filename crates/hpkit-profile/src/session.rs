@@ -18,8 +18,8 @@
 //! every frame) and a state. `python`: it was running bytecode. `native`: its innermost
 //! frame is inside a call (to C, Rust, the OS) and the kernel has it on a CPU. `idle`:
 //! off the CPU - sleeping, blocked on I/O or a lock, or waiting for the GIL. Each sample
-//! weighs the wall time since the previous one, so a tick delayed by a long C call that
-//! held the GIL is charged to that call (as `native`).
+//! weighs one tick, except that a tick delayed by a long C call that held the GIL carries
+//! the whole delay, charged to that call (as `native`).
 
 use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
@@ -117,6 +117,9 @@ pub struct Inner {
     timeline: Mutex<Vec<(f64, u64, f64)>>,
     /// Kernel thread ids with their state read just before the sampler took the GIL.
     pre_states: Mutex<HashMap<i32, bool>>,
+    /// The thread state that held the GIL then (3.11 keeps it in a global; null when
+    /// unknown), so the thread that was running Python is not mistaken for one in a call.
+    pre_holder: AtomicPtr<ffi::PyThreadState>,
     known_tids: Mutex<Vec<i32>>,
 }
 
@@ -410,6 +413,7 @@ unsafe fn new_inner(options: &Options) -> Inner {
         started: now,
         timeline: Mutex::new(Vec::new()),
         pre_states: Mutex::new(HashMap::new()),
+        pre_holder: AtomicPtr::new(std::ptr::null_mut()),
         known_tids: Mutex::new(Vec::new()),
     }
 }
@@ -523,6 +527,10 @@ fn sample_tick(inner: &Arc<Inner>, signal: i32, period: Duration) {
         .filter_map(|tid| proc::thread_running(tid).map(|r| (tid, r)))
         .collect();
     *inner.pre_states.lock().unwrap_or_else(|e| e.into_inner()) = states;
+    // SAFETY: an atomic read of the interpreter's GIL-holder pointer; on 3.12+ it is
+    // this thread's own (null) state, which matches no thread below.
+    let holder = unsafe { ffi::compat::PyThreadState_GetUnchecked() };
+    inner.pre_holder.store(holder, Ordering::Release);
     // SAFETY: the interpreter is running (the session is stopped before finalisation),
     // so PyGILState_Ensure may be called from this non-Python thread.
     unsafe {
@@ -583,8 +591,14 @@ unsafe fn take_sample(
     let Some(_busy) = enter() else { return };
     let data = inner.data();
     let now = Instant::now();
-    let ns = now.duration_since(data.last_sample).as_nanos() as u64;
+    let elapsed = now.duration_since(data.last_sample).as_nanos() as u64;
     data.last_sample = now;
+    // A sample stands for one tick. The exception is a main thread whose handler ran late
+    // because it sat in a call holding the GIL: that sample carries the whole wait, the
+    // native time it stands for. (Crediting every late sample with its wait would charge
+    // a virtual machine's stolen time, or a busy machine's scheduling delay, to whatever
+    // line the thread happened to be on.)
+    let tick = inner.period.map_or(elapsed, |p| p.as_nanos() as u64);
     let pre_states = if on_current {
         None
     } else {
@@ -652,11 +666,20 @@ unsafe fn take_sample(
                     Some(&r) => Some(r),
                     None => tid.and_then(|t| data.running(t, now)),
                 };
+                let held_gil = !on_current && tstate == inner.pre_holder.load(Ordering::Acquire);
                 match running {
+                    // It was running bytecode and stopped at a boundary to hand us the
+                    // GIL: the call it stands after is over.
+                    Some(true) if held_gil => STATE_PYTHON,
                     Some(true) if in_call => STATE_NATIVE,
                     Some(true) => STATE_PYTHON,
                     _ => STATE_IDLE,
                 }
+            };
+            let ns = if state == STATE_NATIVE && tstate == current && late {
+                elapsed.max(tick)
+            } else {
+                tick
             };
             if let Some(i) = data.samples.index(slot, state, &stack) {
                 let v = data.samples.value_mut(i);

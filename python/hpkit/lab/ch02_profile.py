@@ -7,10 +7,11 @@ line_profiler, memory_profiler), today's (py-spy, pyinstrument, memray, scalene)
 
 * the **overhead**: the run's own time of ``calc_pure_python`` (the target,
   :mod:`hpkit.lab._profile_target`, times the call itself, so interpreter and profiler
-  start-up are left out) divided by the median of the unprofiled runs. Those run several
-  times *interleaved with the tools* - before the first, after every few and after the
-  last - because on a small shared machine the speed drifts over a minute-long run, and
-  one baseline taken at the start would bias every ratio after it;
+  start-up are left out) divided by the mean of the unprofiled runs just before and just
+  after it (every tool runs between two), because on a small shared machine the speed
+  drifts by tens of percent over a minute, and one baseline taken at the start would bias
+  every ratio after it. Tools under 3x run again in each of ``rounds`` rounds and their
+  overhead is the median of their paired ratios; sampled line shares add up over rounds;
 * the **attribution**: each line-level tool's share of the inner loop's three lines
   (``while abs(z) < 2 and n < maxiter:``, ``z = z * z + c``, ``n += 1``; their numbers are
   read from the source with :mod:`inspect`), normalised to the three lines' total, and the
@@ -79,8 +80,8 @@ from hpkit.reference import julia as book
 TARGET = Path(__file__).with_name("_profile_target.py")
 #: the grid of the start-up probe the runner times (its known answer: sum 3,098)
 STARTUP_WIDTH = 10
-#: an unprofiled run before the first tool, after every this many tools and after the last
-BASELINE_EVERY = 4
+#: tools whose first-round overhead is below this run again in every later round
+REPEAT_BELOW = 3.0
 #: a tool run may take this many times the unprofiled run's wall time, plus a minute
 BUDGET_FACTOR = 30.0
 BUDGET_BASE_S = 60.0
@@ -471,7 +472,8 @@ class Measured:
     """One row's figures from the campaign.
 
     ``runs``: the row's processes (the unprofiled row: all its interleaved runs);
-    ``baseline``: the unprofiled runs at the same width, the overhead's denominator;
+    ``baseline``: the unprofiled runs at the same width; ``ratios``: each run's time over
+    the mean of the unprofiled runs on either side of it (the overhead is their median);
     ``reference``: py-spy's reading, the attribution reference (``None`` for that row
     itself, or when py-spy gave none); ``problem`` fails the row, ``skip`` skips it.
     """
@@ -480,6 +482,7 @@ class Measured:
     width: int
     runs: tuple[Run, ...] = ()
     baseline: tuple[Run, ...] = ()
+    ratios: tuple[float, ...] = ()
     reading: Reading = field(default_factory=Reading)
     reference: Reading | None = None
     problem: str | None = None
@@ -496,9 +499,9 @@ class Measured:
 
     @property
     def overhead(self) -> float | None:
-        if self.seconds is None or not self.baseline:
-            return None
-        return self.seconds / statistics.median(r.seconds for r in self.baseline)
+        """The median over rounds of the tool's time over the mean of the two unprofiled
+        runs just before and just after it."""
+        return statistics.median(self.ratios) if self.ratios else None
 
     @property
     def shares(self) -> Shares | None:
@@ -559,14 +562,6 @@ def _run_and_read(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _rounds(tools: int) -> set[int]:
-    """After how many tools an unprofiled run comes: before the first, every
-    :data:`BASELINE_EVERY` (more often when there are few tools: at least before, in the
-    middle and after) and after the last."""
-    every = max(1, min(BASELINE_EVERY, tools // 2))
-    return {0, tools, *range(every, tools, every)}
-
-
 def _sizes(params: Params) -> tuple[int, int, int]:
     width, max_iter, small = params["width"], params["max_iter"], params["mprof_width"]
     assert isinstance(width, int) and isinstance(max_iter, int) and isinstance(small, int)
@@ -605,10 +600,39 @@ def _attempt(tool: Tool, width: int, max_iter: int, root: Path, timeout: float |
         return _Attempt(None, Reading(), str(error), isinstance(error, OverBudget))
 
 
+def _merged(readings: Sequence[Reading]) -> Reading:
+    """One reading from several runs of a tool: time and samples per line added up (more
+    samples, a smaller sampling error); hit counts and flags from the first."""
+    first = readings[0]
+    if len(readings) == 1 or any(r.per_line is None for r in readings):
+        return first
+    per_line: dict[int, float] = {}
+    for r in readings:
+        for line, value in (r.per_line or {}).items():
+            per_line[line] = per_line.get(line, 0.0) + value
+
+    def total(values: list[int | None]) -> int | None:
+        return None if any(v is None for v in values) else sum(v for v in values if v)
+
+    return dataclasses.replace(
+        first,
+        per_line=per_line,
+        line_samples=total([r.line_samples for r in readings]),
+        samples=total([r.samples for r in readings]),
+    )
+
+
 def measure_campaign(tools: Sequence[Tool], params: Params) -> dict[str, Measured]:
-    """Run every available tool once and the unprofiled target between them; the figures
-    of every row (the unprofiled row under :data:`BASELINE`'s name), by row name."""
+    """Run every available tool between unprofiled runs (B T1 B T2 B ...), in ``rounds``
+    rounds (later rounds only for tools under :data:`REPEAT_BELOW` x); the figures of every
+    row (the unprofiled row under :data:`BASELINE`'s name), by row name.
+
+    Each run is paired with the unprofiled runs on either side of it, so a machine whose
+    speed drifts (a shared VM: 30% over a minute is common) biases no ratio; the overhead
+    is the median of a tool's paired ratios over the rounds.
+    """
     width, max_iter, small = _sizes(params)
+    rounds = int(params.get("rounds", 1))
     measured: dict[str, Measured] = {}
     ready: list[Tool] = []
     for tool in tools:
@@ -617,24 +641,44 @@ def measure_campaign(tools: Sequence[Tool], params: Params) -> dict[str, Measure
             ready.append(tool)
         except Skip as why:
             measured[tool.name] = Measured(tool.name, width, skip=str(why))
-    widths = [width, *{small for tool in ready if tool.reduced} - {width}]  # main first
-    baselines: dict[int, list[Run]] = {w: [] for w in widths}
+    baselines: dict[int, list[Run]] = {width: [], small: []}
     broken: dict[int, str] = {}
-    attempts: dict[str, _Attempt] = {}
-    rounds = _rounds(len(ready))
+    runs: dict[str, list[Run]] = {t.name: [] for t in ready}
+    ratios: dict[str, list[float]] = {t.name: [] for t in ready}
+    readings: dict[str, list[Reading]] = {t.name: [] for t in ready}
+    failed: dict[str, _Attempt] = {}
     with tempfile.TemporaryDirectory(prefix="hpkit-lab-profile-") as folder:
         root = Path(folder)
-        for position in range(len(ready) + 1):
-            for w in widths if position in rounds else ():
-                base = _attempt(BASELINE, w, max_iter, root, None)
-                if base.run is None:
-                    broken.setdefault(w, base.problem or "no answer")
-                else:
-                    baselines[w].append(base.run)
-            if position < len(ready):
-                tool = ready[position]
+        last: dict[int, Run | None] = {}
+
+        def baseline(w: int) -> Run | None:
+            base = _attempt(BASELINE, w, max_iter, root, None)
+            if base.run is None:
+                broken.setdefault(w, base.problem or "no answer")
+            else:
+                baselines[w].append(base.run)
+            last[w] = base.run
+            return base.run
+
+        for round_ in range(rounds):
+            for tool in ready:
+                if tool.name in failed or (round_ and not _cheap(ratios[tool.name])):
+                    continue
                 w = small if tool.reduced else width
-                attempts[tool.name] = _attempt(tool, w, max_iter, root, _budget(baselines[w]))
+                before = last.get(w) or baseline(w)
+                got = _attempt(tool, w, max_iter, root, _budget(baselines[w]))
+                after = baseline(w)
+                if got.run is None:
+                    failed[tool.name] = got
+                    continue
+                runs[tool.name].append(got.run)
+                readings[tool.name].append(got.reading)
+                sides = [r.seconds for r in (before, after) if r is not None]
+                if sides:
+                    ratios[tool.name].append(got.run.seconds / statistics.fmean(sides))
+    attempts = {
+        name: failed.get(name) or _Attempt(runs[name][0], _merged(readings[name])) for name in runs
+    }
     reference = _reference(attempts, width, max_iter, baselines[width])
     for tool in ready:
         w = small if tool.reduced else width
@@ -645,8 +689,9 @@ def measure_campaign(tools: Sequence[Tool], params: Params) -> dict[str, Measure
         measured[tool.name] = Measured(
             tool.name,
             w,
-            runs=() if got.run is None else (got.run,),
+            runs=tuple(runs[tool.name]) if got.run is not None else (),
             baseline=tuple(baselines[w]),
+            ratios=tuple(ratios[tool.name]),
             reading=got.reading,
             reference=None if reference is None or reference[0] == tool.name else reference[1],
             problem=problem,
@@ -654,11 +699,22 @@ def measure_campaign(tools: Sequence[Tool], params: Params) -> dict[str, Measure
             note=_spread(baselines[w]) if tool.reduced else "",
         )
     unprofiled = tuple(baselines[width])
-    notes = "; ".join(_spread(baselines[w]) for w in widths if baselines[w])
+    notes = "; ".join(_spread(baselines[w]) for w in dict.fromkeys((width, small)) if baselines[w])
     measured[BASELINE.name] = Measured(
-        BASELINE.name, width, unprofiled, unprofiled, problem=broken.get(width), note=notes
+        BASELINE.name,
+        width,
+        unprofiled,
+        unprofiled,
+        ratios=(1.0,) if unprofiled else (),
+        problem=broken.get(width),
+        note=notes,
     )
     return measured
+
+
+def _cheap(ratios: Sequence[float]) -> bool:
+    """Whether a tool is cheap enough to run again: its first ratio under the limit."""
+    return bool(ratios) and ratios[0] < REPEAT_BELOW
 
 
 def _reference(
@@ -831,9 +887,10 @@ def _notes(loop: InnerLoop) -> tuple[str, ...]:
     return (
         "Each row runs the book's calc_pure_python in a fresh interpreter under one tool "
         "(hpkit/lab/_profile_target.py times the call itself). In-script s: that time; "
-        "Overhead: it over the median of the unprofiled runs, which run before the first "
-        f"tool, after every {BASELINE_EVERY} and after the last, so drift on the machine "
-        "does not bias the ratios; Wall s: the whole process, start-up included.",
+        "Overhead: it over the mean of the unprofiled runs just before and after it (every "
+        "tool runs between two, so drift on the machine does not bias the ratios), the "
+        "median over the rounds for tools under 3x; Wall s: the whole process, start-up "
+        "included.",
         f"Shares: each tool's time on the inner loop's three lines ({lines} of "
         f"{Path(loop.filename).name}) normalised to their total. py-spy, sampling from "
         "outside the process, is the reference (its 1 kHz run when it succeeds): Δ py-spy "
@@ -862,6 +919,13 @@ def build(tools: Sequence[Tool] = TOOLS, name: str = "profile") -> Experiment:
             Param("width", full=500, quick=100, help="points per side of the grid", minimum=1),
             Param("max_iter", full=300, quick=300, help="most iterations per point", minimum=1),
             Param("mprof_width", full=30, quick=10, help="memory_profiler's grid", minimum=1),
+            Param(
+                "rounds",
+                full=3,
+                quick=1,
+                help="rounds of runs (tools under 3x run in each; overhead: median ratio)",
+                minimum=1,
+            ),
         ),
         implementations=[
             Implementation(tool.name, tool.kind, campaign.setup(tool), tool.note)
