@@ -18,11 +18,14 @@
 //!   allocations (the tcmalloc scheme): per-line allocated and freed bytes, the live
 //!   estimate and its peak, at the cost of one subtraction per allocation.
 //!
-//! Limits: CPython 3.11+ on Linux (thread states come from `/proc`; elsewhere every
-//! other thread counts as running). Only the main interpreter is sampled. A C call that
-//! holds the GIL delays the next sample until it returns; that sample then carries the
-//! elapsed time, charged to the call. Lines are those of each frame's current
-//! instruction, as tracebacks show them.
+//! Limits: CPython 3.11 to 3.13 on Linux (thread states come from `/proc`; elsewhere
+//! every other thread counts as running). Only the main interpreter is sampled. A C call
+//! that holds the GIL delays the next sample until it returns; that sample then carries
+//! the elapsed time, charged to the call. The main thread's line is where the signal
+//! found it ([`position`], on the layouts it knows); other threads are read where they
+//! hand over the GIL, a bytecode boundary, so their lines lean toward loop heads and
+//! call sites, and on 3.12+ (no GIL holder to read) a thread running Python that stopped
+//! just after a call may show as native.
 
 // Reading interpreter state needs the C API: every unsafe block states the invariant it
 // relies on (GIL held, live objects), and the allocator hooks never call Python code.

@@ -11,9 +11,10 @@
 //! code object - as py-spy reads it from outside, without ptrace.
 //!
 //! Reading an interpreter frame needs the layout of CPython's private structs, which
-//! changes between minor versions. The offsets below are CPython 3.11's, and they are
-//! checked against the C API before use ([`calibrate`]); anywhere they do not match, the
-//! line is the one at the boundary, and the profile says so.
+//! changes between minor versions. [`LAYOUTS`] holds those of 3.11, 3.12 and 3.13, and
+//! the one in use is checked against the C API on a live frame before use
+//! ([`calibrate`]); on another version, or where it does not match, the line is the one
+//! at the boundary.
 
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering};
@@ -21,13 +22,56 @@ use std::sync::Mutex;
 
 use pyo3::ffi;
 
-/// CPython 3.11: `PyThreadState.cframe`, `_PyCFrame.current_frame`,
-/// `_PyInterpreterFrame.f_code` and `.prev_instr`, `PyFrameObject.f_frame`.
-const TSTATE_CFRAME: usize = 56;
-const CFRAME_CURRENT: usize = 8;
-const IFRAME_CODE: usize = 32;
-const IFRAME_PREV_INSTR: usize = 56;
+/// Where a thread's current interpreter frame and its instruction are, in bytes.
+#[derive(Clone, Copy)]
+struct Layout {
+    /// `PyThreadState.cframe` (3.11, 3.12) or `.current_frame` (3.13).
+    tstate_frame: usize,
+    /// `_PyCFrame.current_frame`, when the thread state points at a `_PyCFrame`.
+    cframe_current: Option<usize>,
+    /// `_PyInterpreterFrame.f_code` (`f_executable` in 3.13).
+    iframe_code: usize,
+    /// `_PyInterpreterFrame.prev_instr` (`instr_ptr` in 3.13).
+    iframe_instr: usize,
+}
+
+/// Read off each version's headers, and checked on a live frame by [`calibrate`].
+const LAYOUTS: [((u8, u8), Layout); 3] = [
+    (
+        (3, 11),
+        Layout {
+            tstate_frame: 56,
+            cframe_current: Some(8),
+            iframe_code: 32,
+            iframe_instr: 56,
+        },
+    ),
+    (
+        (3, 12),
+        Layout {
+            tstate_frame: 56,
+            cframe_current: Some(0),
+            iframe_code: 0,
+            iframe_instr: 56,
+        },
+    ),
+    (
+        (3, 13),
+        Layout {
+            tstate_frame: 72,
+            cframe_current: None,
+            iframe_code: 0,
+            iframe_instr: 56,
+        },
+    ),
+];
+/// `PyFrameObject.f_frame`, the same in 3.11 to 3.13.
 const FRAMEOBJECT_IFRAME: usize = 24;
+static TSTATE_FRAME: AtomicUsize = AtomicUsize::new(0);
+/// `cframe_current + 1`, or 0 for none (read without a lock in the signal handler).
+static CFRAME_CURRENT: AtomicUsize = AtomicUsize::new(0);
+static IFRAME_CODE: AtomicUsize = AtomicUsize::new(0);
+static IFRAME_INSTR: AtomicUsize = AtomicUsize::new(0);
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Offset of the first code unit (`co_code_adaptive`) in a code object, found by
@@ -45,14 +89,31 @@ unsafe fn read_ptr(base: *const u8, offset: usize) -> *const u8 {
     std::ptr::read_volatile(base.add(offset) as *const *const u8)
 }
 
-/// Check the 3.11 offsets against the C API on the calling thread's own frames and, if
-/// they hold, enable position recording for `tstate` (the main thread's).
+/// The thread's current interpreter frame, by `layout`.
+unsafe fn current_iframe(
+    tstate: *const u8,
+    frame_at: usize,
+    cframe_current: Option<usize>,
+) -> *const u8 {
+    let first = read_ptr(tstate, frame_at);
+    match cframe_current {
+        Some(_) if first.is_null() => first,
+        Some(offset) => read_ptr(first, offset),
+        None => first,
+    }
+}
+
+/// Check `version`'s layout against the C API on the calling thread's own frame and, if
+/// it holds, enable position recording for `tstate` (the main thread's).
 ///
 /// # Safety
 /// GIL held, called from the thread owning `tstate`.
-pub unsafe fn calibrate(tstate: *mut ffi::PyThreadState, python_3_11: bool) -> bool {
+pub unsafe fn calibrate(tstate: *mut ffi::PyThreadState, version: (u8, u8)) -> bool {
     ENABLED.store(false, Ordering::Release);
-    if !python_3_11 || tstate.is_null() {
+    let Some(&(_, layout)) = LAYOUTS.iter().find(|(v, _)| *v == version) else {
+        return false;
+    };
+    if tstate.is_null() {
         return false;
     }
     let frame = ffi::PyThreadState_GetFrame(tstate);
@@ -62,15 +123,17 @@ pub unsafe fn calibrate(tstate: *mut ffi::PyThreadState, python_3_11: bool) -> b
     let code = ffi::PyFrame_GetCode(frame) as *const u8;
     let lasti = ffi::PyFrame_GetLasti(frame);
     let iframe = read_ptr(frame as *const u8, FRAMEOBJECT_IFRAME);
-    let cframe = read_ptr(tstate as *const u8, TSTATE_CFRAME);
-    let ok = !cframe.is_null()
-        && read_ptr(cframe, CFRAME_CURRENT) == iframe
-        && !iframe.is_null()
-        && read_ptr(iframe, IFRAME_CODE) == code
+    let ok = !iframe.is_null()
+        && current_iframe(
+            tstate as *const u8,
+            layout.tstate_frame,
+            layout.cframe_current,
+        ) == iframe
+        && read_ptr(iframe, layout.iframe_code) == code
         && lasti >= 0;
     let mut start = 0usize;
     if ok {
-        let prev = read_ptr(iframe, IFRAME_PREV_INSTR) as usize;
+        let prev = read_ptr(iframe, layout.iframe_instr) as usize;
         start = prev
             .wrapping_sub(lasti as usize)
             .wrapping_sub(code as usize);
@@ -82,6 +145,13 @@ pub unsafe fn calibrate(tstate: *mut ffi::PyThreadState, python_3_11: bool) -> b
         return false;
     }
     CODE_START.store(start, Ordering::Release);
+    TSTATE_FRAME.store(layout.tstate_frame, Ordering::Release);
+    CFRAME_CURRENT.store(
+        layout.cframe_current.map_or(0, |o| o + 1),
+        Ordering::Release,
+    );
+    IFRAME_CODE.store(layout.iframe_code, Ordering::Release);
+    IFRAME_INSTR.store(layout.iframe_instr, Ordering::Release);
     MAIN_TSTATE.store(tstate, Ordering::Release);
     ENABLED.store(true, Ordering::Release);
     true
@@ -152,18 +222,18 @@ unsafe fn record() {
         LAST_CODE.store(0, Ordering::Release);
         return;
     }
-    let cframe = read_ptr(main as *const u8, TSTATE_CFRAME);
-    let iframe = if cframe.is_null() {
-        std::ptr::null()
-    } else {
-        read_ptr(cframe, CFRAME_CURRENT)
+    let cframe_current = match CFRAME_CURRENT.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n - 1),
     };
+    let frame_at = TSTATE_FRAME.load(Ordering::Relaxed);
+    let iframe = current_iframe(main as *const u8, frame_at, cframe_current);
     if iframe.is_null() {
         LAST_CODE.store(0, Ordering::Release);
         return;
     }
-    let code = read_ptr(iframe, IFRAME_CODE) as usize;
-    let prev = read_ptr(iframe, IFRAME_PREV_INSTR) as usize;
+    let code = read_ptr(iframe, IFRAME_CODE.load(Ordering::Relaxed)) as usize;
+    let prev = read_ptr(iframe, IFRAME_INSTR.load(Ordering::Relaxed)) as usize;
     let offset = prev as i64 - (code + CODE_START.load(Ordering::Relaxed)) as i64;
     LAST_OFFSET.store(offset, Ordering::Relaxed);
     LAST_CODE.store(code, Ordering::Release);

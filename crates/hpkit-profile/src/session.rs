@@ -224,11 +224,9 @@ impl Session {
             return;
         }
         // SAFETY: GIL held (the token); the tstate is this thread's own.
+        let version = py.version_info();
         let calibrated = unsafe {
-            position::calibrate(
-                ffi::PyThreadState_Get(),
-                py.version_info() >= (3, 11) && py.version_info() < (3, 12),
-            )
+            position::calibrate(ffi::PyThreadState_Get(), (version.major, version.minor))
         };
         if calibrated {
             position::chain_handler(self.options.signal);
