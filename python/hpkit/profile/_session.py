@@ -67,12 +67,13 @@ def check_rate(rate_hz: float) -> float:
 
 
 def _free_signal() -> int | None:
-    """A real-time signal nobody handles, for the sampler to wake the main thread with."""
+    """A real-time signal nobody handles, for the sampler to wake the main thread with.
+    (``getsignal`` gives ``None`` for a handler installed outside Python: taken.)"""
     if not hasattr(signal, "SIGRTMIN"):
         return None
     for sig in range(signal.SIGRTMIN + 2, signal.SIGRTMAX - 2):
         try:
-            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            if signal.getsignal(sig) == signal.SIG_DFL:
                 return sig
         except (OSError, ValueError):
             continue
