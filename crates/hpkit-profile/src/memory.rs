@@ -509,3 +509,34 @@ impl<T> Drop for SpinGuard<'_, T> {
         self.lock.locked.store(false, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_intervals_are_exponential_with_the_given_mean() {
+        let mean = 256 * 1024;
+        let n = 200_000;
+        let draws: Vec<i64> = (0..n).map(|_| next_interval(mean)).collect();
+        assert!(draws.iter().all(|&d| d >= 1));
+        let avg = draws.iter().sum::<i64>() as f64 / n as f64;
+        assert!((avg / mean as f64 - 1.0).abs() < 0.01, "mean {avg}");
+        // An exponential's median is ln 2 times its mean.
+        let mut sorted = draws;
+        sorted.sort_unstable();
+        let median = sorted[n / 2] as f64 / mean as f64;
+        assert!(
+            (median - std::f64::consts::LN_2).abs() < 0.01,
+            "median {median}"
+        );
+    }
+
+    #[test]
+    fn atomic_f64_adds() {
+        let a = AtomicU64::new(0);
+        store_f64(&a, 1.5);
+        assert_eq!(add_f64(&a, 2.25), 3.75);
+        assert_eq!(load_f64(&a), 3.75);
+    }
+}

@@ -35,3 +35,25 @@ pub fn current_thread_cpu_ns() -> Option<u64> {
     let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
     ok.then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_thread_is_running_and_the_process_has_memory() {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        assert_eq!(thread_running(tid), Some(true));
+        assert_eq!(thread_running(-5), None);
+        assert!(rss_bytes().unwrap() > 1 << 20);
+        let before = thread_cpu_ns(tid).unwrap();
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(thread_cpu_ns(tid).unwrap() > before);
+        assert!(current_thread_cpu_ns().unwrap() > 0);
+    }
+}

@@ -72,3 +72,44 @@ impl<V: Default> Store<V> {
         &mut self.rows
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_aggregate_by_thread_state_and_stack() {
+        let mut store: Store<u64> = Store::new();
+        let a = [(1, 10), (2, 20)];
+        let b = [(1, 10), (2, 21)];
+        for (stack, thread, state) in [
+            (&a[..], 0, 0),
+            (&a[..], 0, 0),
+            (&b[..], 0, 0),
+            (&a[..], 1, 0),
+            (&a[..], 0, 2),
+        ] {
+            let i = store.index(thread, state, stack).unwrap();
+            *store.value_mut(i) += 1;
+        }
+        let counts: Vec<u64> = store.rows().iter().map(|r| r.value).collect();
+        assert_eq!(counts, vec![2, 1, 1, 1]);
+        assert_eq!(&*store.rows()[1].stack, &b[..]);
+        assert_eq!(store.dropped, 0);
+    }
+
+    #[test]
+    fn a_full_store_counts_new_stacks_as_dropped() {
+        let mut store: Store<u64> = Store::new();
+        for i in 0..MAX_ROWS as i32 {
+            assert!(store.index(0, 0, &[(0, i)]).is_some());
+        }
+        assert!(store.index(0, 0, &[(0, -1)]).is_none());
+        assert!(
+            store.index(0, 0, &[(0, 5)]).is_some(),
+            "known rows still count"
+        );
+        assert_eq!(store.dropped, 1);
+        assert_eq!(store.rows().len(), MAX_ROWS);
+    }
+}
