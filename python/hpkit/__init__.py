@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
-from hpkit import kernels, sketch, text
+import importlib
+from typing import TYPE_CHECKING
+
 from hpkit._native import __version__
 from hpkit.errors import (
     CorruptDataError,
@@ -25,6 +27,19 @@ from hpkit.errors import (
     TooLargeError,
     UnsupportedError,
 )
+
+if TYPE_CHECKING:
+    from hpkit import kernels, sketch, text
+
+#: Imported on first use: ``hpkit profile`` must not load numpy (and its memory) into
+#: the program it profiles before the program does.
+_LAZY = frozenset({"kernels", "sketch", "text"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return importlib.import_module(f"hpkit.{name}")
+    raise AttributeError(f"module 'hpkit' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:
