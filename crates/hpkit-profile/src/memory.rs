@@ -200,7 +200,7 @@ extern "C" fn hook_realloc(ctx: *mut c_void, ptr: *mut c_void, size: usize) -> *
     let p = f(d.original.ctx, ptr, size);
     if p.is_null() {
         if let Some(record) = old {
-            put_back(ptr, record); // a failed realloc leaves the old block alive
+            insert_sampled(ptr, record); // a failed realloc leaves the old block alive
         }
         return p;
     }
@@ -291,16 +291,7 @@ impl Domain {
         if row == NO_ROW {
             add_f64(&UNATTRIBUTED, weight);
         }
-        let mut sampled = SAMPLED.lock();
-        if let Some(map) = sampled.as_mut() {
-            map.insert(p as usize, (row, weight));
-            let slot = &FILTER[filter_slot(p)];
-            let n = slot.load(Ordering::Relaxed);
-            if n < u8::MAX {
-                slot.store(n + 1, Ordering::Relaxed);
-            }
-        }
-        drop(sampled);
+        insert_sampled(p, (row, weight));
         let live = add_f64(&LIVE, weight);
         if live > load_f64(&PEAK) {
             store_f64(&PEAK, live);
@@ -370,7 +361,8 @@ fn take_sampled(p: *mut c_void) -> Option<(u32, f64)> {
     Some(record)
 }
 
-fn put_back(p: *mut c_void, record: (u32, f64)) {
+/// Remember a sampled live block (and count it in the free-path filter).
+fn insert_sampled(p: *mut c_void, record: (u32, f64)) {
     let mut sampled = SAMPLED.lock();
     if let Some(map) = sampled.as_mut() {
         map.insert(p as usize, record);

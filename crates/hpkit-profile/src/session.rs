@@ -614,13 +614,15 @@ unsafe fn take_sample(
         let mut stack = std::mem::take(&mut data.stack);
         let top = capture(tstate, &mut data.frames, &mut stack);
         // Threads without a Python frame (a C thread holding a thread state) are skipped.
+        let threads_before = data.threads.infos().len();
         let slot = if top.is_some() {
             Some(data.threads.slot(tstate))
         } else {
             None
         };
         let tid = slot.and_then(|s| data.threads.infos()[s as usize].tid);
-        if let Some(tid) = tid {
+        // A thread seen for the first time: the fallback path reads its state from then on.
+        if let (Some(tid), true) = (tid, data.threads.infos().len() > threads_before) {
             let mut known = inner.known_tids.lock().unwrap_or_else(|e| e.into_inner());
             if !known.contains(&tid) {
                 known.push(tid);

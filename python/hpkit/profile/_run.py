@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import functools
 import importlib.util
 import json
 import os
@@ -242,7 +243,7 @@ def run(
         memory_sample_bytes=memory_sample_bytes,
         heap_every=heap_every,
         command=[target.argv0, *target.args],
-        on_fork_child=_child_writer(child_dir) if child_dir else None,
+        on_fork_child=functools.partial(arm_child_dump, child_dir=child_dir) if child_dir else None,
     )
     from hpkit.profile import _decorator
 
@@ -363,15 +364,6 @@ def _restore_env(before: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def _child_writer(child_dir: Path) -> Callable[[Session], None]:
-    """What a forked child does with its session: write it out when it ends."""
-
-    def setup(session: Session) -> None:
-        arm_child_dump(session, child_dir)
-
-    return setup
-
-
 def arm_child_dump(session: Session, child_dir: Path) -> None:
     """Write ``session``'s profile to ``child_dir/<pid>.json`` when this process ends:
     at exit, at multiprocessing's exit (which skips atexit), or on SIGTERM. A SIGTERM
@@ -437,7 +429,7 @@ def start_child_from_env() -> None:
             memory_sample_bytes=settings["memory_sample_bytes"],
             heap_every=settings["heap_every"],
             command=list(sys.argv),
-            on_fork_child=lambda s: arm_child_dump(s, child_dir),
+            on_fork_child=functools.partial(arm_child_dump, child_dir=child_dir),
         )
         from hpkit.profile import _decorator
 
